@@ -1,0 +1,33 @@
+# keras-gans: `make demo` runs the main job, `make test` the test suite.
+# Both create a virtual environment in .venv and install the project into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MNIST ?= $(firstword $(wildcard ../shared/data/mnist) mnist)
+
+.PHONY: demo demo-train test test-fast install clean
+
+install: $(STAMP)
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m keras_gans.demo --mnist $(MNIST) --out demo_out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" tests
+
+clean:
+	rm -rf $(VENV) demo_out *.egg-info
+
+demo-train: $(STAMP)
+	$(BIN)/python -m keras_gans.demo --mnist $(MNIST) --out demo_out --train

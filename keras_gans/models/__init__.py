@@ -1,0 +1,28 @@
+"""The GAN families of the zoo, and a registry from family name to class.
+
+Example:
+    gan = kg.models.get("dcgan")(image_shape=(28, 28, 1))
+"""
+
+from keras_gans.models.base import GAN, FamilyGAN, latent_from_seed, to_uint8
+from keras_gans.models.conditional import ConditionalGAN
+from keras_gans.models.dcgan import DCGAN
+from keras_gans.models.vanilla import VanillaGAN
+from keras_gans.models.wgan import WGAN, WGANGP
+
+FAMILIES = {
+    cls.family: cls for cls in (VanillaGAN, DCGAN, ConditionalGAN, WGAN, WGANGP)
+}
+
+
+def get(name):
+    """The GAN class of a family name; the error for an unknown name lists them."""
+    if name not in FAMILIES:
+        raise ValueError(f"Unknown GAN family {name!r}. Known families: {', '.join(sorted(FAMILIES))}.")
+    return FAMILIES[name]
+
+
+__all__ = [
+    "GAN", "FamilyGAN", "VanillaGAN", "DCGAN", "ConditionalGAN", "WGAN", "WGANGP",
+    "FAMILIES", "get", "latent_from_seed", "to_uint8",
+]

@@ -1,0 +1,59 @@
+"""VanillaGAN: the MLP GAN of Goodfellow et al. (2014)."""
+
+import keras
+
+from keras_gans.models import base, networks
+
+
+@keras.saving.register_keras_serializable(package="keras_gans")
+class VanillaGAN(base.FamilyGAN):
+    """The original GAN (Goodfellow et al., 2014): MLP generator and discriminator.
+
+    Trained with the non-saturating generator loss by default (`loss="minimax"` gives the
+    paper's Eq. 1 as written) and k = `d_steps` discriminator updates per generator update.
+    Works on images (flattened by the discriminator) and on vectors such as the 2-D toy
+    mixtures.
+
+    Args:
+        image_shape: shape of one sample, e.g. (28, 28, 1) or (2,).
+        latent_dim: size of z.
+        g_hidden: widths of the generator's hidden layers (ReLU).
+        d_hidden: widths of the discriminator's hidden layers (LeakyReLU 0.2).
+        dropout: dropout rate in the discriminator (the paper used dropout).
+        output_activation: "tanh" (images) or "linear" (vectors); chosen by rank when None.
+        spectral_norm: spectral normalisation on the discriminator (Miyato et al., 2018).
+        pack: PacGAN packing.
+        seed: seed of the initial weights and of the training noise.
+
+    Example:
+        gan = VanillaGAN(image_shape=(2,), latent_dim=2)
+        gan.compile(loss="minimax", d_steps=1)
+        gan.fit(points_dataset, epochs=10)
+    """
+
+    family = "vanilla_gan"
+
+    def __init__(
+        self,
+        image_shape=(28, 28, 1),
+        latent_dim=100,
+        g_hidden=(256, 512),
+        d_hidden=(512, 256),
+        dropout=0.0,
+        output_activation=None,
+        spectral_norm=False,
+        pack=1,
+        seed=None,
+        **kwargs,
+    ):
+        generator, discriminator = networks.build_pair(
+            image_shape, latent_dim, g_hidden=tuple(g_hidden), d_hidden=tuple(d_hidden),
+            spectral_norm=spectral_norm, pack=pack, output_activation=output_activation,
+            dropout=dropout, architecture="mlp", seed=seed,
+        )
+        super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
+        self._remember(
+            image_shape=list(image_shape), latent_dim=latent_dim, g_hidden=list(g_hidden),
+            d_hidden=list(d_hidden), dropout=dropout, output_activation=output_activation,
+            spectral_norm=spectral_norm, pack=pack, seed=self.seed,
+        )
