@@ -1,0 +1,142 @@
+"""The `keras-gans` command as a user runs it: train, resume, export, and its errors."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from keras_gans import cli
+from tests.conftest import ROOT
+
+SUBSET = str(ROOT / "tests" / "data" / "mnist")  # 1,000 real test digits
+TINY = ["--split", "test", "--width", "4", "--latent-dim", "8", "--batch-size", "20", "--seed", "3"]
+
+
+def keras_gans(*args, timeout=600):
+    """Runs `keras-gans ARGS` as a separate process, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "keras_gans.cli", *args], capture_output=True, text=True,
+        timeout=timeout, cwd=ROOT,
+    )
+
+
+def history_rows(run):
+    with open(Path(run) / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_train_writes_grid_curves_history_checkpoint_and_export(tmp_path):
+    run, export = tmp_path / "run", tmp_path / "saved" / "dcgan_tiny"
+    done = keras_gans("train", "dcgan", "--dataset", SUBSET, *TINY, "--epochs", "2",
+                      "--steps-per-epoch", "5", "--out", str(run), "--export", str(export))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert [int(r["epoch"]) for r in history_rows(run)] == [1, 2]
+    assert {"d_loss", "g_loss", "d_real", "d_fake"} <= set(history_rows(run)[0])
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["samples_epoch_0001.png", "samples_epoch_0002.png"]
+    assert (run / "loss_curves.png").stat().st_size > 1000
+    assert list((run / "logs").rglob("events.out.tfevents.*")), "no TensorBoard logs"
+    gan = keras.models.load_model(run / "model.keras")
+    assert int(gan.g_optimizer.iterations.numpy()) == 10
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "finished" and record["epochs_done"] == 2
+    assert record["command"].startswith("keras-gans train dcgan --dataset ")
+    assert (export / "1" / "saved_model.pb").exists()
+    card = json.loads((export / "card.json").read_text())
+    assert card["family"] == "dcgan"
+    # `keras-gans export` of the run folder adds the next version.
+    done = keras_gans("export", str(run), "--to", str(export))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (export / "2" / "saved_model.pb").exists()
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_epoch_resumes_and_loses_no_epochs(tmp_path):
+    steps, epochs = 25, 3
+    args = ["train", "wgan_gp", "--dataset", SUBSET, *TINY, "--epochs", str(epochs),
+            "--steps-per-epoch", str(steps), "--verbose", "0"]
+    whole = keras_gans(*args, "--out", str(tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-3000:]
+
+    run = tmp_path / "killed"
+    command = [sys.executable, "-m", "keras_gans.cli", *args, "--out", str(run)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    # Killed as soon as its first epoch is backed up: in the middle of the second.
+    while not list((run / "backup").glob("epoch-*")):
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert len(history_rows(run)) < epochs, "killed too late to test anything"
+    assert json.loads((run / "run.json").read_text())["status"] == "running"
+
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert [int(r["epoch"]) for r in history_rows(run)] == list(range(1, epochs + 1))
+    # The optimizers came back with the run: their iteration counts continue (a fresh
+    # optimizer would have restarted at 0 and ended short of the uninterrupted run).
+    resumed = keras.models.load_model(run / "model.keras")
+    uninterrupted = keras.models.load_model(tmp_path / "whole" / "model.keras")
+    for name in ("g_optimizer", "d_optimizer"):
+        a, b = getattr(resumed, name), getattr(uninterrupted, name)
+        assert int(a.iterations.numpy()) == int(b.iterations.numpy())
+        for slot_a, slot_b in zip(a.variables, b.variables):
+            assert slot_a.shape == slot_b.shape
+    assert int(resumed.g_optimizer.iterations.numpy()) == epochs * steps
+    assert int(resumed.d_optimizer.iterations.numpy()) == epochs * steps * 5
+
+
+def expect_error(argv, *fragments):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    message = str(exit_info.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_unknown_model_lists_the_valid_ones(tmp_path):
+    expect_error(["train", "stylegan", "--dataset", SUBSET, "--out", str(tmp_path)],
+                 "unknown model 'stylegan'", "cgan, dcgan, vanilla_gan, wgan, wgan_gp")
+
+
+def test_unknown_dataset_lists_the_valid_ones(tmp_path):
+    expect_error(["train", "dcgan", "--dataset", "imagenet21k", "--out", str(tmp_path / "r")],
+                 "imagenet21k", "mnist", "ring8")
+
+
+def test_batch_not_divisible_by_replicas(tmp_path, mirrored):
+    expect_error(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "3", "--strategy", "mirrored",
+                  "--out", str(tmp_path / "r")], "3", "2 replicas")
+
+
+def test_out_folder_of_another_run_is_not_overwritten(tmp_path):
+    run = tmp_path / "run"
+    cli.main(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+              "--steps-per-epoch", "2", "--seed", "1", "--out", str(run), "--verbose", "0"])
+    before = (run / "model.keras").read_bytes()
+    expect_error(["train", "vanilla_gan", "--dataset", "grid25", "--batch-size", "50", "--hidden", "8",
+                  "--steps-per-epoch", "2", "--out", str(run)], "another run", "dataset: 'ring8' there, 'grid25' now")
+    expect_error(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+                  "--steps-per-epoch", "2", "--out", str(run)], "finished run of 1 epochs", "--resume")
+    assert (run / "model.keras").read_bytes() == before
+    # --resume trains the finished run further.
+    cli.main(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+              "--steps-per-epoch", "2", "--out", str(run), "--resume", "--epochs", "3", "--verbose", "0"])
+    assert [int(r["epoch"]) for r in history_rows(run)] == [1, 2, 3]
+    assert int(keras.models.load_model(run / "model.keras").g_optimizer.iterations.numpy()) == 6
+
+
+def test_folder_with_checkpoints_but_no_record(tmp_path):
+    (tmp_path / "backup").mkdir()
+    expect_error(["train", "dcgan", "--dataset", SUBSET, "--out", str(tmp_path)], "another run's files", "backup")
