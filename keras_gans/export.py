@@ -1,0 +1,479 @@
+"""Export GAN generators as versioned SavedModels for TensorFlow Serving.
+
+This module owns the serving contract: the names, dtypes and shapes of the
+SavedModel signatures every exported generator carries. The exporter builds
+them, the embedded server (`keras_gans.serving.server`) serves them like any
+other SavedModel, and the client (`keras_gans.serving.Client`) builds its
+requests from them. Change a name here and all three follow.
+
+Signatures of an export (`L` = latent size, `[H, W, C]` = image shape):
+
+| signature         | inputs                                          | outputs                          |
+|-------------------|-------------------------------------------------|----------------------------------|
+| `serving_default` | `z` float32 `[None, L]` (+ `labels` int32 `[None]`) | `images` float32 `[None, H, W, C]` in [-1, 1] |
+| `sample`          | `num_samples` int32 `[]`, `seed` int64 `[]` (+ `labels` int32 `[None]`) | `images` uint8 `[None, H, W, C]` |
+| `sample_png`      | as `sample`                                     | `images_bytes` string `[None]`, one PNG each |
+
+`labels` exists only for conditional generators (`gan.num_classes` set): one
+class id per sample, or `[]` for the classes in turn (0, 1, ..., as
+`GAN.sample` does with `labels=None`).
+`sample` draws `z` with `tf.random.stateless_normal` seeded by `seed`
+(`keras_gans.models.base.latent_from_seed`), so a seed names the same images
+on every server and in every process. Generators of 1-D data (the 2-D toy
+mixtures, `image_shape=(2,)`) are not images: their `sample` returns the
+float32 points unquantized and they have no `sample_png`.
+
+Requests outside the export's limits fail inside the graph with
+`tf.debugging.Assert` (INVALID_ARGUMENT, HTTP 400), so the real
+`tensorflow_model_server` enforces them exactly like the embedded server:
+`num_samples` (and the rows of `z`) must be in `[1, max_num_samples]`
+(`serving_default` accepts 0 rows), `labels` must be class ids in
+`[0, num_classes)` with one label per sample (or none).
+
+Example:
+    import keras_gans as kg
+
+    gan = kg.models.DCGAN(image_shape=(28, 28, 1), latent_dim=100)
+    version = kg.export.export_generator(gan, "saved_models/dcgan_mnist")
+    # saved_models/dcgan_mnist/1/ (version == 1) and saved_models/dcgan_mnist/card.json
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+import tempfile
+
+# TensorFlow is imported inside the functions that need it, so the REST client
+# can read the contract below without loading TensorFlow.
+
+# ---------------------------------------------------------------------------
+# The serving contract.
+# ---------------------------------------------------------------------------
+SERVING_DEFAULT = "serving_default"
+SAMPLE = "sample"
+SAMPLE_PNG = "sample_png"
+
+Z = "z"
+LABELS = "labels"
+NUM_SAMPLES = "num_samples"
+SEED = "seed"
+IMAGES = "images"
+# TF Serving's REST API base64-encodes string outputs whose name ends in
+# "_bytes" ({"b64": ...}); PNG bytes are not valid UTF-8 text.
+IMAGES_BYTES = "images_bytes"
+
+DEFAULT_MAX_NUM_SAMPLES = 1024
+CARD_FILENAME = "card.json"
+SERVE_TAG = "serve"
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """Name, dtype and shape of one signature input or output.
+
+    Args:
+        name: the alias of the tensor in the SignatureDef.
+        dtype: a NumPy/TensorFlow dtype name ("float32", "int32", "int64",
+            "uint8", "string").
+        shape: a tuple with `None` for unknown dimensions; `()` for a scalar.
+    """
+
+    name: str
+    dtype: str
+    shape: tuple
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """One serving signature: its name and its input and output specs."""
+
+    name: str
+    inputs: tuple
+    outputs: tuple
+
+    def input(self, name):
+        """Returns the input spec called `name`."""
+        return {spec.name: spec for spec in self.inputs}[name]
+
+
+def is_image_shape(image_shape):
+    """True when `image_shape` is `[H, W, C]` (PNG-encodable samples)."""
+    return len(tuple(image_shape)) == 3
+
+
+def serving_signatures(latent_dim, image_shape, num_classes=None):
+    """The serving contract of a generator, as {signature name: `Signature`}.
+
+    Args:
+        latent_dim: size of the latent vector `z`.
+        image_shape: shape of one generated sample, e.g. `(28, 28, 1)` or
+            `(2,)` for points of a 2-D toy mixture.
+        num_classes: number of classes of a conditional generator, or `None`.
+
+    Returns:
+        A dict with `serving_default`, `sample` and, for image generators,
+        `sample_png`.
+
+    Example:
+        >>> sigs = serving_signatures(100, (28, 28, 1))
+        >>> [s.name for s in sigs["sample"].inputs]
+        ['num_samples', 'seed']
+    """
+    image_shape = tuple(int(d) for d in image_shape)
+    labels = (TensorSpec(LABELS, "int32", (None,)),) if num_classes else ()
+    sample_inputs = (
+        TensorSpec(NUM_SAMPLES, "int32", ()),
+        TensorSpec(SEED, "int64", ()),
+    ) + labels
+    sample_dtype = "uint8" if is_image_shape(image_shape) else "float32"
+    signatures = {
+        SERVING_DEFAULT: Signature(
+            SERVING_DEFAULT,
+            (TensorSpec(Z, "float32", (None, int(latent_dim))),) + labels,
+            (TensorSpec(IMAGES, "float32", (None,) + image_shape),),
+        ),
+        SAMPLE: Signature(
+            SAMPLE,
+            sample_inputs,
+            (TensorSpec(IMAGES, sample_dtype, (None,) + image_shape),),
+        ),
+    }
+    if is_image_shape(image_shape):
+        signatures[SAMPLE_PNG] = Signature(
+            SAMPLE_PNG, sample_inputs, (TensorSpec(IMAGES_BYTES, "string", (None,)),)
+        )
+    return signatures
+
+
+# ---------------------------------------------------------------------------
+# The exporter.
+# ---------------------------------------------------------------------------
+def _build_serving_module(gan, max_num_samples):
+    """A `tf.Module` holding the generator's weights and the signature functions."""
+    import tensorflow as tf
+
+    from keras_gans.models.base import latent_from_seed, to_uint8
+
+    latent_dim = int(gan.latent_dim)
+    num_classes = int(gan.num_classes) if gan.num_classes else None
+    image_shape = tuple(int(d) for d in gan.image_shape)
+    contract = serving_signatures(latent_dim, image_shape, num_classes)
+    max_n = int(max_num_samples)
+
+    def spec(tensor_spec):
+        return tf.TensorSpec(tensor_spec.shape, tensor_spec.dtype, name=tensor_spec.name)
+
+    def check(condition, message, *values):
+        # The message is formatted in the graph so the request's values appear
+        # in the error the client gets, from this server or from TF Serving.
+        text = tf.strings.format(message, values, summarize=16) if values else message
+        return tf.debugging.Assert(condition, [text])
+
+    def resolve_labels(labels, count, what):
+        """The request's labels, or the classes in turn (0, 1, ...) when it sent []."""
+        labels = tf.cond(
+            tf.equal(tf.size(labels), 0),
+            lambda: tf.math.floormod(tf.range(count, dtype=tf.int32), num_classes),
+            lambda: labels,
+        )
+        in_range = tf.logical_and(labels >= 0, labels < num_classes)
+        checks = [
+            check(
+                tf.equal(tf.size(labels), count),
+                "labels must hold one class id per " + what + " (or be empty); got {} labels for {}",
+                tf.size(labels),
+                count,
+            ),
+            check(
+                tf.reduce_all(in_range),
+                f"labels must be class ids in [0, {num_classes}); got {{}}",
+                tf.boolean_mask(labels, tf.logical_not(in_range)),
+            ),
+        ]
+        return labels, checks
+
+    def generate(z, labels):
+        images = gan.generate(z, labels) if num_classes else gan.generate(z)
+        return tf.cast(images, tf.float32)
+
+    def draw(num_samples, seed, labels):
+        checks = [
+            check(
+                tf.logical_and(num_samples >= 1, num_samples <= max_n),
+                f"num_samples must be between 1 and {max_n} "
+                "(max_num_samples of this export); got {}",
+                num_samples,
+            )
+        ]
+        if num_classes:
+            # After the num_samples check: [] labels expand to num_samples ids.
+            with tf.control_dependencies(checks):
+                labels, label_checks = resolve_labels(
+                    labels, tf.identity(num_samples), "sample (num_samples)"
+                )
+            checks += label_checks
+        with tf.control_dependencies(checks):
+            z = latent_from_seed(tf.identity(num_samples), latent_dim, seed)
+            return generate(z, labels)
+
+    def serving_default(z, labels=None):
+        checks = [
+            check(
+                tf.shape(z)[0] <= max_n,
+                f"z must have at most {max_n} rows "
+                "(max_num_samples of this export); got {}",
+                tf.shape(z)[0],
+            )
+        ]
+        if num_classes:
+            labels, label_checks = resolve_labels(labels, tf.shape(z)[0], "row of z")
+            checks += label_checks
+        with tf.control_dependencies(checks):
+            return {IMAGES: generate(tf.identity(z), labels)}
+
+    def sample(num_samples, seed, labels=None):
+        images = draw(num_samples, seed, labels)
+        # Points of a toy mixture are not pixels: they stay float32, unclipped.
+        return {IMAGES: to_uint8(images) if is_image_shape(image_shape) else images}
+
+    def sample_png(num_samples, seed, labels=None):
+        images = draw(num_samples, seed, labels)
+        pngs = tf.map_fn(tf.io.encode_png, to_uint8(images), fn_output_signature=tf.string)
+        return {IMAGES_BYTES: pngs}
+
+    # The argument names of these functions become the signatures' input aliases.
+    if num_classes:
+
+        def serving_default_fn(z, labels):
+            return serving_default(z, labels)
+
+        def sample_fn(num_samples, seed, labels):
+            return sample(num_samples, seed, labels)
+
+        def sample_png_fn(num_samples, seed, labels):
+            return sample_png(num_samples, seed, labels)
+
+    else:
+
+        def serving_default_fn(z):
+            return serving_default(z)
+
+        def sample_fn(num_samples, seed):
+            return sample(num_samples, seed)
+
+        def sample_png_fn(num_samples, seed):
+            return sample_png(num_samples, seed)
+
+    fns = {SERVING_DEFAULT: serving_default_fn, SAMPLE: sample_fn, SAMPLE_PNG: sample_png_fn}
+
+    module = tf.Module(name="generator_serving")
+    # Tracking the generator's variables (not the Keras objects) keeps the
+    # SavedModel to weights + signatures, and the export fast.
+    module.generator_variables = [getattr(v, "value", v) for v in gan.generator.variables]
+    signatures = {}
+    for name, signature in contract.items():
+        function = tf.function(
+            fns[name], input_signature=[spec(s) for s in signature.inputs], autograph=False
+        )
+        signatures[name] = function.get_concrete_function()
+    return module, signatures
+
+
+def _existing_versions(base_path):
+    versions = []
+    for child in os.listdir(base_path):
+        if child.isdigit() and os.path.isdir(os.path.join(base_path, child)):
+            versions.append(int(child))
+    return sorted(versions)
+
+
+def _check_gan(gan):
+    missing = [
+        name
+        for name in ("generator", "latent_dim", "num_classes", "image_shape", "generate")
+        if not hasattr(gan, name)
+    ]
+    if missing:
+        raise TypeError(
+            "export_generator expects a keras_gans GAN (with generator, latent_dim, "
+            f"num_classes, image_shape and generate); {type(gan).__name__} lacks "
+            f"{', '.join(missing)}"
+        )
+    if not gan.generator.built:
+        raise ValueError("The generator has no weights yet: build or train the GAN first.")
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_json_atomically(data, path):
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a card is for everyone.
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=lambda o: repr(o)))
+
+
+def write_card(gan, base_path, version, max_num_samples, training=None, metrics=None):
+    """Writes (or updates) `base_path/card.json`, the model card beside the versions.
+
+    The card describes the model (family, latent size, classes, image shape,
+    the signatures and their limits) and keeps, per exported version, when it
+    was exported and how it was trained. TF Serving ignores the file.
+
+    Args:
+        gan: the exported GAN.
+        base_path: the model's folder (holding the version folders).
+        version: the version just exported.
+        max_num_samples: the request limit compiled into the export.
+        training: optional dict describing how the generator was trained
+            (dataset, epochs, steps, optimizers, ...).
+        metrics: optional dict of measured metrics (FID, mode coverage, ...).
+
+    Returns:
+        The card as a dict.
+    """
+    path = os.path.join(base_path, CARD_FILENAME)
+    card = {}
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                card = json.load(f)
+        except (OSError, ValueError):
+            card = {}
+    image_shape = [int(d) for d in gan.image_shape]
+    contract = serving_signatures(gan.latent_dim, image_shape, gan.num_classes)
+    try:
+        config = _jsonable(gan.get_config())
+    except Exception:  # A card without the config is still a card.
+        config = None
+    versions = card.get("versions", {})
+    versions[str(version)] = {
+        "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "training": _jsonable(training) if training is not None else None,
+        "metrics": _jsonable(metrics) if metrics is not None else None,
+    }
+    card.update(
+        {
+            "name": os.path.basename(os.path.abspath(base_path)),
+            "family": getattr(gan, "family", type(gan).__name__),
+            "latent_dim": int(gan.latent_dim),
+            "num_classes": int(gan.num_classes) if gan.num_classes else None,
+            "image_shape": image_shape,
+            "max_num_samples": int(max_num_samples),
+            "latest_version": max(int(v) for v in versions),
+            "signatures": {
+                sig.name: {
+                    "inputs": {s.name: {"dtype": s.dtype, "shape": list(s.shape)} for s in sig.inputs},
+                    "outputs": {s.name: {"dtype": s.dtype, "shape": list(s.shape)} for s in sig.outputs},
+                }
+                for sig in contract.values()
+            },
+            "config": config,
+            "versions": dict(sorted(versions.items(), key=lambda kv: int(kv[0]))),
+        }
+    )
+    if training is not None:
+        card["training"] = _jsonable(training)
+    if metrics is not None:
+        card["metrics"] = _jsonable(metrics)
+    _write_json_atomically(card, path)
+    return card
+
+
+def export_generator(
+    gan,
+    base_path,
+    version=None,
+    max_num_samples=DEFAULT_MAX_NUM_SAMPLES,
+    training=None,
+    metrics=None,
+):
+    """Exports `gan`'s generator as `base_path/<version>/`, a SavedModel for TF Serving.
+
+    The SavedModel holds the generator's weights and the signatures of the
+    serving contract (see the module docstring): `serving_default`, `sample`
+    and, for image generators, `sample_png`. It is written into a hidden
+    temporary folder beside the versions and renamed into place once complete,
+    so a server polling `base_path` never sees half a model, and a failed
+    export leaves the existing versions untouched. `card.json` beside the
+    versions is updated afterwards.
+
+    Args:
+        gan: a `keras_gans.models.GAN` (any family), built or trained.
+        base_path: the model's folder, e.g. `"saved_models/dcgan_mnist"`; its
+            name is the model name TF Serving serves it under.
+        version: integer version; by default one more than the highest
+            existing version (1 for the first export). An existing version is
+            never overwritten.
+        max_num_samples: the largest `num_samples` (and rows of `z`) a request
+            may ask for; checked inside the graph.
+        training: optional dict recorded in the card: how it was trained.
+        metrics: optional dict recorded in the card: measured metrics.
+
+    Returns:
+        The version number written (the folder is `base_path/<version>`).
+
+    Example:
+        >>> gan = kg.models.DCGAN(image_shape=(28, 28, 1), latent_dim=100)
+        >>> export_generator(gan, "saved_models/dcgan_mnist", training={"epochs": 20})
+        1
+    """
+    import tensorflow as tf
+
+    _check_gan(gan)
+    if isinstance(max_num_samples, bool) or not isinstance(max_num_samples, int) or max_num_samples < 1:
+        raise ValueError(f"max_num_samples must be a positive integer; got {max_num_samples!r}")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 0
+    ):
+        raise ValueError(f"version must be a non-negative integer or None; got {version!r}")
+    base_path = os.fspath(base_path)
+    os.makedirs(base_path, exist_ok=True)
+    if version is not None and os.path.exists(os.path.join(base_path, str(version))):
+        raise FileExistsError(
+            f"Version {version} already exists at {os.path.join(base_path, str(version))}; "
+            "exports are immutable: pick another version or leave version=None for the next one"
+        )
+
+    module, signatures = _build_serving_module(gan, max_num_samples)
+    # Not a number, so TF Serving's version scan ignores it while it is written.
+    staging = tempfile.mkdtemp(prefix=".export-tmp-", dir=base_path)
+    os.chmod(staging, 0o777 & ~_umask())  # Readable by a server running as another user.
+    try:
+        tf.saved_model.save(
+            module,
+            staging,
+            signatures=signatures,
+            options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
+        )
+        while True:
+            target = version if version is not None else (_existing_versions(base_path) or [0])[-1] + 1
+            final = os.path.join(base_path, str(target))
+            if os.path.exists(final):
+                if version is not None:
+                    raise FileExistsError(f"Version {version} appeared at {final} during the export")
+                continue  # Another exporter took this number; take the next one.
+            try:
+                os.rename(staging, final)
+            except OSError:
+                if version is not None or not os.path.exists(final):
+                    raise
+                continue
+            break
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    write_card(gan, base_path, target, max_num_samples, training=training, metrics=metrics)
+    return target

@@ -1,0 +1,485 @@
+"""A client for generators served by TensorFlow Serving (or the embedded server).
+
+`Client("http://host:8501")` speaks TF Serving's REST API, `Client("grpc://host:8500")`
+its gRPC API; both give the same NumPy results. Requests follow the serving
+contract of `keras_gans.export` (signature and input names, dtypes). Errors
+from the server are raised as `ServingError` carrying the server's canonical
+code and message unchanged.
+
+Example:
+    from keras_gans.serving import Client
+
+    with Client("http://localhost:8501") as client:
+        images = client.sample("dcgan_mnist", n=16, seed=7)     # uint8 [16, 28, 28, 1]
+        same = Client("grpc://localhost:8500").sample("dcgan_mnist", n=16, seed=7)
+        assert (images == same).all()
+"""
+
+import secrets
+import urllib.parse
+
+import numpy as np
+
+from keras_gans import export as contract
+from keras_gans.serving.errors import CODE_FOR_HTTP_STATUS, ServingError
+
+_DTYPES = {
+    # SignatureDef dtype name -> NumPy dtype.
+    "DT_FLOAT": np.float32,
+    "DT_DOUBLE": np.float64,
+    "DT_INT32": np.int32,
+    "DT_UINT8": np.uint8,
+    "DT_INT16": np.int16,
+    "DT_INT8": np.int8,
+    "DT_INT64": np.int64,
+    "DT_BOOL": np.bool_,
+    "DT_STRING": np.object_,
+}
+
+
+class _Rest:
+    """TF Serving's REST API with `requests` (columnar requests, orjson bodies)."""
+
+    def __init__(self, base_url, timeout):
+        import requests
+
+        self.base = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _url(self, model, version, suffix=""):
+        url = f"{self.base}/v1/models/{urllib.parse.quote(model, safe='')}"
+        if version is not None:
+            url += f"/versions/{int(version)}"
+        return url + suffix
+
+    def _call(self, method, url, body=None, raw=False):
+        import orjson
+        import requests
+
+        try:
+            response = self.session.request(method, url, data=body, timeout=self.timeout)
+        except requests.RequestException as e:
+            raise ServingError("UNAVAILABLE", f"Could not reach {url}: {e}") from None
+        if raw and response.status_code == 200:
+            return response.content
+        try:
+            payload = orjson.loads(response.content) if response.content else {}
+        except orjson.JSONDecodeError:
+            payload = {"error": response.text.strip() or response.reason}
+        if response.status_code != 200:
+            message = payload.get("error") if isinstance(payload, dict) else None
+            raise ServingError(
+                CODE_FOR_HTTP_STATUS.get(response.status_code, "UNKNOWN"),
+                message or f"HTTP {response.status_code} from {url}",
+                http_status=response.status_code,
+            )
+        return payload
+
+    def predict(self, model, version, signature, inputs):
+        import orjson
+
+        body = {"signature_name": signature, "inputs": {}}
+        for name, value in inputs.items():
+            if isinstance(value, np.ndarray) and value.dtype == np.float32:
+                # float64 text of each float32 value reads back exactly.
+                value = value.astype(np.float64)
+            body["inputs"][name] = value
+        return self._call(
+            "POST",
+            self._url(model, version, ":predict"),
+            orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+            raw=True,
+        )
+
+    def metadata(self, model, version):
+        return self._call("GET", self._url(model, version, "/metadata"))
+
+    def status(self, model, version):
+        return self._call("GET", self._url(model, version))
+
+    def close(self):
+        self.session.close()
+
+
+def _tensor_proto(value, dtype):
+    from tensorflow.core.framework import tensor_pb2, types_pb2
+
+    array = np.asarray(value)
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DataType.Value(dtype))
+    for d in array.shape:
+        proto.tensor_shape.dim.add(size=d)
+    if dtype == "DT_INT32":
+        proto.int_val.extend(array.astype(np.int64).reshape(-1).tolist())
+    elif dtype == "DT_INT64":
+        proto.int64_val.extend(array.astype(np.int64).reshape(-1).tolist())
+    else:
+        proto.tensor_content = np.ascontiguousarray(array, dtype=_DTYPES[dtype]).tobytes()
+    return proto
+
+
+def _ndarray(proto):
+    """A NumPy array from a TensorProto's typed fields or tensor_content (no TensorFlow)."""
+    from tensorflow.core.framework import types_pb2
+
+    name = types_pb2.DataType.Name(proto.dtype)
+    shape = [d.size for d in proto.tensor_shape.dim]
+    dtype = _DTYPES.get(name)
+    if dtype is None:
+        raise ValueError(f"Cannot read a {name} tensor")
+    count = int(np.prod(shape))
+    if name == "DT_STRING":
+        values = np.empty(len(proto.string_val), dtype=object)
+        values[:] = list(proto.string_val)
+    elif proto.tensor_content:
+        values = np.frombuffer(proto.tensor_content, dtype=dtype)
+    else:
+        field = {
+            "DT_FLOAT": proto.float_val, "DT_DOUBLE": proto.double_val, "DT_INT64": proto.int64_val,
+            "DT_BOOL": proto.bool_val,
+        }.get(name, proto.int_val)
+        values = np.asarray(field, dtype=dtype)
+    if values.size != count and values.size:
+        values = np.concatenate([values, np.repeat(values[-1:], count - values.size)])
+    return values.reshape(shape)
+
+
+_NUMBER_SEPARATORS = bytes.maketrans(b"[],", b"   ")
+
+
+def _decode_outputs(content, output):
+    """The single output of a columnar REST answer (`{"outputs": <tensor>}`) as NumPy.
+
+    Numeric tensors of known inner shape are read straight from the text, several
+    times faster than building nested lists (a batch of 64 images: ~15 ms instead
+    of ~50 ms); anything else goes through orjson.
+    """
+    import orjson
+
+    dims = [int(d["size"]) for d in output["tensor_shape"]["dim"]]
+    dtype = _DTYPES.get(output["dtype"])
+    if dtype not in (None, np.object_, np.bool_) and dims and all(d > 0 for d in dims[1:]):
+        start, end = content.find(b"["), content.rfind(b"]")
+        if 0 <= start < end:
+            tokens = content[start : end + 1].translate(_NUMBER_SEPARATORS).split()
+            try:
+                kind = np.float64 if np.dtype(dtype).kind == "f" else np.int64
+                return np.array(tokens, dtype=kind).astype(dtype).reshape([-1] + dims[1:])
+            except ValueError:
+                pass  # Not a plain numeric tensor: read it properly below.
+    try:
+        payload = orjson.loads(content)
+    except orjson.JSONDecodeError:  # NaN / Infinity tokens: valid for TF Serving, not for orjson
+        import json
+
+        payload = json.loads(content)
+    value = payload["outputs"]  # TF Serving drops the name of a single output.
+    return value if dtype in (None, np.object_) else np.asarray(value, dtype=dtype)
+
+
+class _Grpc:
+    """TF Serving's gRPC API with the stubs of `tensorflow-serving-api`."""
+
+    def __init__(self, target, timeout):
+        import grpc
+        from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+        self.timeout = timeout
+        self.channel = grpc.insecure_channel(
+            target, options=[("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
+        )
+        self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
+        self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
+
+    def _call(self, method, request):
+        import grpc
+
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise ServingError(e.code().name, e.details() or "") from None
+
+    @staticmethod
+    def _spec(spec, model, version, signature=None):
+        spec.name = model
+        if version is not None:
+            spec.version.value = int(version)
+        if signature is not None:
+            spec.signature_name = signature
+
+    def predict(self, model, version, signature, inputs, dtypes):
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, model, version, signature)
+        for name, value in inputs.items():
+            request.inputs[name].CopyFrom(_tensor_proto(value, dtypes[name]))
+        response = self._call(self.predictions.Predict, request)
+        return {alias: _ndarray(proto) for alias, proto in response.outputs.items()}
+
+    def metadata(self, model, version):
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._spec(request.model_spec, model, version)
+        response = self._call(self.predictions.GetModelMetadata, request)
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signatures)
+        options = dict(always_print_fields_with_no_presence=True, preserving_proto_field_name=True)
+        return {
+            "model_spec": json_format.MessageToDict(response.model_spec, **options),
+            "metadata": {"signature_def": json_format.MessageToDict(signatures, **options)},
+        }
+
+    def status(self, model, version):
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(request.model_spec, model, version)
+        response = self._call(self.models.GetModelStatus, request)
+        return json_format.MessageToDict(response, always_print_fields_with_no_presence=True)
+
+    def close(self):
+        self.channel.close()
+
+
+class Client:
+    """Requests samples from generators served with TF Serving's REST or gRPC API.
+
+    Args:
+        url: `"http://host:port"` (REST, TF Serving's `--rest_api_port`,
+            8501 by convention) or `"grpc://host:port"` (gRPC, `--port`, 8500).
+        timeout: seconds to wait for each request.
+
+    Example:
+        >>> client = Client("grpc://localhost:8500")
+        >>> client.sample("dcgan_mnist", n=4, seed=7).shape
+        (4, 28, 28, 1)
+        >>> client.sample("cgan_mnist", n=3, seed=7, labels=[0, 1, 2]).dtype
+        dtype('uint8')
+    """
+
+    def __init__(self, url, timeout=60.0):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme in ("http", "https"):
+            self._transport = _Rest(url, timeout)
+        elif parts.scheme == "grpc":
+            if not parts.netloc:
+                raise ValueError(f"A gRPC URL needs host:port, e.g. grpc://localhost:8500; got {url!r}")
+            self._transport = _Grpc(parts.netloc, timeout)
+        else:
+            raise ValueError(
+                f"Unsupported server URL {url!r}: expected http://host:port (REST) or grpc://host:port (gRPC)"
+            )
+        self.url = url
+        self._signatures = {}
+
+    # -- model information ----------------------------------------------------------
+    def metadata(self, model, version=None):
+        """The model's metadata, as TF Serving's REST API returns it (also over gRPC).
+
+        Returns:
+            `{"model_spec": {...}, "metadata": {"signature_def": {"signature_def": {...}}}}`.
+        """
+        return self._transport.metadata(model, version)
+
+    def status(self, model, version=None):
+        """The model's version status: `{"model_version_status": [{"version", "state", "status"}]}`."""
+        return self._transport.status(model, version)
+
+    def signature(self, model, name, version=None):
+        """The SignatureDef `name` of the model (as a dict), from its metadata (cached)."""
+        key = (model, version)
+        if key not in self._signatures:
+            self._signatures[key] = self.metadata(model, version)["metadata"]["signature_def"]["signature_def"]
+        signatures = self._signatures[key]
+        if name not in signatures:
+            raise ServingError(
+                "FAILED_PRECONDITION",
+                f"Model {model!r} has no signature {name!r}; it has {sorted(s for s in signatures if not s.startswith('__'))}",
+            )
+        return signatures[name]
+
+    def is_conditional(self, model, version=None):
+        """True when the model's generator takes class labels."""
+        return contract.LABELS in self.signature(model, contract.SERVING_DEFAULT, version)["inputs"]
+
+    # -- predictions ----------------------------------------------------------------
+    def _labels(self, model, version, labels, n):
+        conditional = self.is_conditional(model, version)
+        if labels is None:
+            # [] asks the export for the classes in turn, as GAN.sample does.
+            return [] if conditional else None
+        if not conditional:
+            raise ValueError(f"Model {model!r} is unconditional: it takes no labels (got labels={labels!r})")
+        labels = np.asarray(labels)
+        if labels.ndim == 0:
+            labels = np.full([n], labels)
+        if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
+            raise ValueError(f"labels must be a list of integer class ids; got {labels.dtype} array of shape {labels.shape}")
+        return labels.astype(np.int64).tolist()
+
+    def _predict(self, model, version, signature_name, inputs):
+        signature = self.signature(model, signature_name, version)
+        dtypes = {name: info["dtype"] for name, info in signature["inputs"].items()}
+        inputs = {name: value for name, value in inputs.items() if value is not None}
+        if isinstance(self._transport, _Grpc):
+            outputs = self._transport.predict(model, version, signature_name, inputs, dtypes)
+            ((_, value),) = outputs.items()
+            return value
+        content = self._transport.predict(model, version, signature_name, inputs)
+        ((_, output),) = signature["outputs"].items()
+        return _decode_outputs(content, output)
+
+    def sample(self, model, n, seed=None, labels=None, version=None):
+        """`n` samples from the `sample` signature: the same seed gives the same images anywhere.
+
+        Args:
+            model: the model name.
+            n: number of samples (the export's `max_num_samples` is the limit).
+            seed: integer seed of the latent draw; random when None.
+            labels: conditional models: one class id per sample, or None for
+                the classes in turn (0, 1, ...). Unconditional models take none.
+            version: a specific version; the latest when None.
+
+        Returns:
+            uint8 NumPy images `[n, H, W, C]` (float32 points `[n, D]` for
+            generators of 1-D data).
+
+        Raises:
+            ServingError: the server rejected the request (its code and message).
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ValueError(f"n must be an integer number of samples; got {n!r}")
+        seed = secrets.randbelow(2**31) if seed is None else int(seed)
+        labels = self._labels(model, version, labels, n)
+        inputs = {contract.NUM_SAMPLES: int(n), contract.SEED: seed, contract.LABELS: labels}
+        return self._predict(model, version, contract.SAMPLE, inputs)
+
+    def sample_png(self, model, n, seed=None, labels=None, version=None):
+        """Like `sample`, but one PNG file's bytes per image (the `sample_png` signature)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise ValueError(f"n must be an integer number of samples; got {n!r}")
+        seed = secrets.randbelow(2**31) if seed is None else int(seed)
+        labels = self._labels(model, version, labels, n)
+        inputs = {contract.NUM_SAMPLES: int(n), contract.SEED: seed, contract.LABELS: labels}
+        value = self._predict(model, version, contract.SAMPLE_PNG, inputs)
+        if isinstance(value, np.ndarray):
+            return [bytes(v) for v in value.tolist()]
+        import base64
+
+        return [base64.b64decode(item["b64"]) for item in value]
+
+    def predict(self, model, z, labels=None, version=None):
+        """The generator's output for given latent vectors (`serving_default`).
+
+        Args:
+            model: the model name.
+            z: float array `[n, latent_dim]`.
+            labels: conditional models: n class ids (None: the classes in turn).
+            version: a specific version; the latest when None.
+
+        Returns:
+            float32 NumPy images `[n, H, W, C]` in [-1, 1].
+        """
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2:
+            raise ValueError(f"z must be a 2-D array [n, latent_dim]; got shape {z.shape}")
+        labels = self._labels(model, version, labels, len(z))
+        inputs = {contract.Z: z, contract.LABELS: labels}
+        return self._predict(model, version, contract.SERVING_DEFAULT, inputs)
+
+    def wait_until_available(self, model, timeout=60.0, interval=0.25):
+        """Blocks until a version of `model` is AVAILABLE; returns the status.
+
+        Raises:
+            TimeoutError: with the last status or error seen.
+        """
+        import time
+
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                status = self.status(model)
+                if any(v["state"] == "AVAILABLE" for v in status["model_version_status"]):
+                    return status
+                last = status
+            except ServingError as e:
+                last = e
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Model {model!r} not available at {self.url} after {timeout}s: {last}")
+            time.sleep(interval)
+
+    def close(self):
+        self._transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"Client({self.url!r})"
+
+
+def _parse_labels(text):
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise ValueError(f"--labels must be comma-separated class ids, e.g. 0,1,2; got {text!r}") from None
+
+
+def main(argv=None):
+    """`keras-gans sample`: request samples from a server and write them as a grid PNG.
+
+    Example:
+        keras-gans sample --server http://localhost:8501 --model dcgan_mnist -n 64 --seed 7 --out grid.png
+        keras-gans sample --server grpc://localhost:8500 --model cgan_mnist -n 10 --labels 0,1,2,3,4,5,6,7,8,9 --out digits.png
+        keras-gans sample --server http://localhost:8501 --model dcgan_mnist --interpolate slerp --steps 8 --seeds 1,2 --out walk.png
+        keras-gans sample --model-path saved_models/dcgan_mnist --arithmetic 1+2+3,4+5+6,7+8+9 --out sum.png
+    """
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="keras-gans sample",
+        description="Request samples from TF Serving (or `keras-gans serve`) and write a grid PNG.",
+    )
+    parser.add_argument("--server", default=None, help="http://host:8501 (REST) or grpc://host:8500 (gRPC)")
+    parser.add_argument("--model", default=None, help="model name, e.g. dcgan_mnist")
+    parser.add_argument("-n", "--num-samples", type=int, default=64, help="number of samples (default 64)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the latent draw (random when omitted)")
+    parser.add_argument("--labels", type=_parse_labels, default=None,
+                        help="conditional models: comma-separated class ids, one per sample (default: classes in turn)")
+    parser.add_argument("--version", type=int, default=None, help="a specific version (default: the latest)")
+    parser.add_argument("--out", default="samples.png", help="PNG file to write (default samples.png)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    from keras_gans import latent  # NumPy only until used: interpolation, arithmetic, --model-path
+
+    latent.add_arguments(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if latent.requested(args):
+        return latent.run(args)
+    if args.server is None or args.model is None:
+        parser.error("the following arguments are required: --server, --model (or --model-path)")
+
+    from keras_gans import images as images_lib
+
+    seed = secrets.randbelow(2**31) if args.seed is None else args.seed
+    try:
+        with Client(args.server, timeout=args.timeout) as client:
+            samples = client.sample(args.model, args.num_samples, seed=seed, labels=args.labels, version=args.version)
+    except ServingError as e:
+        raise SystemExit(f"error: {args.server} answered {e.code}: {e.message}") from None
+    if samples.ndim == 4:
+        images_lib.save_png(args.out, images_lib.grid(samples))
+    elif samples.ndim == 2 and samples.shape[1] == 2:
+        images_lib.scatter_png(args.out, samples)
+    else:
+        raise SystemExit(f"error: cannot draw samples of shape {samples.shape[1:]} as a PNG")
+    print(f"wrote {args.out}: {len(samples)} samples of {args.model} (seed {seed}) from {args.server}")
+    return 0

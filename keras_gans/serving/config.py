@@ -1,0 +1,255 @@
+"""TF Serving configuration files: `models.config` and `batching_parameters.txt`.
+
+`models.config` is a `ModelServerConfig` text proto (the message ships with
+`tensorflow-serving-api`), read by `tensorflow_model_server
+--model_config_file` and by the embedded server alike. `write_models_config`
+regenerates it from the generators exported under `saved_models/`.
+
+Example:
+    from keras_gans.serving import config
+
+    # serving/models.config, for the tensorflow/serving container (saved_models/ at /models):
+    config.write_models_config("saved_models", "serving/models.config")
+    # For a server on this machine (absolute local paths):
+    config.write_models_config("saved_models", "runs/models.config", base_path_prefix=None)
+"""
+
+import functools
+import os
+import re
+import tempfile
+
+from keras_gans.serving.errors import invalid_argument
+
+# Where serving/docker-compose.yml and serving/k8s mount saved_models/.
+CONTAINER_MODELS_DIR = "/models"
+_VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")
+_INT64_MAX = 2**63 - 1
+
+
+def parse_version_dir(name):
+    """The version number of a base-path child, or None if it is not a version.
+
+    TF Serving reads a child as a version when its whole name parses as an
+    int64 (`absl::SimpleAtoi`: surrounding spaces and a sign allowed); other
+    names (cards, `.keras` files, temporary export folders) are ignored.
+    """
+    if not _VERSION_RE.match(name):
+        return None
+    value = int(name.strip())
+    if not -(2**63) <= value <= _INT64_MAX:
+        return None
+    return value
+
+
+def model_server_config_pb2():
+    from tensorflow_serving.config import model_server_config_pb2 as pb2
+
+    return pb2
+
+
+def parse_model_config_text(text):
+    """Parses a `ModelServerConfig` text proto and validates it as TF Serving does.
+
+    Args:
+        text: the content of a `--model_config_file`.
+
+    Returns:
+        A `tensorflow.serving.ModelServerConfig` message.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT when the text does not parse, holds no
+            `model_config_list`, lists a model twice or has a relative base path.
+    """
+    from google.protobuf import text_format
+
+    pb2 = model_server_config_pb2()
+    config = pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as e:
+        raise invalid_argument(f"Invalid protobuf file: {e}") from None
+    validate_model_server_config(config)
+    return config
+
+
+def validate_model_server_config(config):
+    """Checks a `ModelServerConfig` the way TF Serving's `ServerCore` does."""
+    if config.WhichOneof("config") != "model_config_list":
+        raise invalid_argument(
+            "ModelServerConfig must hold a model_config_list "
+            f"(custom_model_config is not supported); got {config.WhichOneof('config')}"
+        )
+    names = set()
+    for model in config.model_config_list.config:
+        if model.name in names:
+            raise invalid_argument(f"Illegal to list model {model.name} multiple times in config list")
+        names.add(model.name)
+        if not model.name:
+            raise invalid_argument("A model in the config list has no name")
+        if "://" not in model.base_path and not os.path.isabs(model.base_path):
+            raise invalid_argument(
+                f"Expected model {model.name} to have an absolute path or URI; "
+                f"got base_path()={model.base_path}"
+            )
+        if model.model_platform not in ("", "tensorflow"):
+            raise invalid_argument(
+                f"Model {model.name}: model_platform {model.model_platform!r} is not supported; "
+                "expected 'tensorflow'"
+            )
+
+
+def read_model_config_file(path):
+    """Reads and validates a `--model_config_file` (see `parse_model_config_text`)."""
+    with open(path, encoding="utf-8") as f:
+        return parse_model_config_text(f.read())
+
+
+def single_model_config(model_name, model_base_path):
+    """The `ModelServerConfig` of `--model_name` / `--model_base_path`."""
+    pb2 = model_server_config_pb2()
+    config = pb2.ModelServerConfig()
+    model = config.model_config_list.config.add()
+    model.name = model_name
+    model.base_path = model_base_path
+    model.model_platform = "tensorflow"
+    validate_model_server_config(config)
+    return config
+
+
+def find_models(saved_models_dir):
+    """Names of the exported models in `saved_models_dir`, sorted.
+
+    A model is a sub-folder holding at least one version folder (an integer
+    name) with a `saved_model.pb`.
+    """
+    names = []
+    for name in sorted(os.listdir(saved_models_dir)):
+        folder = os.path.join(saved_models_dir, name)
+        if name.startswith(".") or not os.path.isdir(folder):
+            continue
+        for child in os.listdir(folder):
+            if parse_version_dir(child) is not None and os.path.isfile(
+                os.path.join(folder, child, "saved_model.pb")
+            ):
+                names.append(name)
+                break
+    return names
+
+
+def write_models_config(
+    saved_models_dir, out_path="serving/models.config", base_path_prefix=CONTAINER_MODELS_DIR, num_versions=1
+):
+    """Writes `out_path`, a `models.config` serving every model in `saved_models_dir`.
+
+    Args:
+        saved_models_dir: folder holding one sub-folder per model
+            (`<name>/<version>/saved_model.pb`).
+        out_path: the file to write (replaced atomically).
+        base_path_prefix: where the server sees `saved_models_dir`: by default
+            `/models`, where the container of `serving/docker-compose.yml` and
+            `serving/k8s` mounts it; `None` for the absolute local path of
+            `saved_models_dir` (a server on this machine). TF Serving requires
+            absolute base paths.
+        num_versions: how many of the latest versions to serve per model.
+
+    Returns:
+        The `ModelServerConfig` written.
+
+    Example:
+        >>> write_models_config("saved_models", "serving/models.config")
+    """
+    from google.protobuf import text_format
+
+    if not os.path.isdir(saved_models_dir):
+        raise FileNotFoundError(f"No saved models folder at {saved_models_dir!r}")
+    prefix = base_path_prefix or os.path.abspath(saved_models_dir)
+    if "://" not in prefix and not os.path.isabs(prefix):
+        raise ValueError(f"base_path_prefix must be absolute (TF Serving requires it); got {prefix!r}")
+    pb2 = model_server_config_pb2()
+    config = pb2.ModelServerConfig()
+    model_list = config.model_config_list
+    for name in find_models(saved_models_dir):
+        if "/" in name or ":" in name:
+            continue  # Not addressable in TF Serving's REST paths.
+        model = model_list.config.add()
+        model.name = name
+        model.base_path = prefix.rstrip("/") + "/" + name
+        model.model_platform = "tensorflow"
+        if num_versions != 1:
+            model.model_version_policy.latest.num_versions = int(num_versions)
+    validate_model_server_config(config)
+    header = (
+        "# TensorFlow Serving model config (a ModelServerConfig text proto).\n"
+        f"# Generated from {os.path.basename(os.path.abspath(saved_models_dir))}/ by "
+        "`keras-gans serving-config`; regenerate rather than edit.\n"
+        f"# Base paths are under {prefix}.\n"
+    )
+    text = header + text_format.MessageToString(config)
+    directory = os.path.dirname(os.path.abspath(out_path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, out_path)
+    return config
+
+
+@functools.lru_cache(maxsize=None)
+def batching_parameters_class():
+    """The `tensorflow.serving.BatchingParameters` message class.
+
+    `tensorflow-serving-api` does not ship `session_bundle_config.proto`, so
+    the message is declared here from its documented fields
+    (`tensorflow_serving/servables/tensorflow/session_bundle_config.proto`).
+    """
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, wrappers_pb2
+
+    T = descriptor_pb2.FieldDescriptorProto
+    file_proto = descriptor_pb2.FileDescriptorProto(
+        name="keras_gans/batching_parameters.proto",
+        package="tensorflow.serving",
+        dependency=["google/protobuf/wrappers.proto"],
+        syntax="proto3",
+    )
+    message = file_proto.message_type.add(name="BatchingParameters")
+    wrapped = [
+        ("max_batch_size", 1, "Int64Value"),
+        ("batch_timeout_micros", 2, "Int64Value"),
+        ("max_enqueued_batches", 3, "Int64Value"),
+        ("num_batch_threads", 4, "Int64Value"),
+        ("thread_pool_name", 5, "StringValue"),
+        ("enable_large_batch_splitting", 8, "BoolValue"),
+        ("max_execution_batch_size", 9, "Int64Value"),
+    ]
+    for name, number, wrapper in wrapped:
+        message.field.add(
+            name=name,
+            number=number,
+            type=T.TYPE_MESSAGE,
+            type_name=f".google.protobuf.{wrapper}",
+            label=T.LABEL_OPTIONAL,
+        )
+    message.field.add(
+        name="allowed_batch_sizes", number=6, type=T.TYPE_INT64, label=T.LABEL_REPEATED
+    )
+    message.field.add(
+        name="pad_variable_length_inputs", number=7, type=T.TYPE_BOOL, label=T.LABEL_OPTIONAL
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.AddSerializedFile(wrappers_pb2.DESCRIPTOR.serialized_pb)
+    pool.AddSerializedFile(file_proto.SerializeToString())
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("tensorflow.serving.BatchingParameters"))
+
+
+def read_batching_parameters(path):
+    """Parses a `--batching_parameters_file` (a `BatchingParameters` text proto)."""
+    from google.protobuf import text_format
+
+    params = batching_parameters_class()()
+    with open(path, encoding="utf-8") as f:
+        try:
+            text_format.Parse(f.read(), params)
+        except text_format.ParseError as e:
+            raise invalid_argument(f"Invalid batching parameters file {path}: {e}") from None
+    return params

@@ -1,0 +1,360 @@
+"""Loads, serves and retires model versions the way TF Serving's ServerCore does.
+
+A `ModelManager` watches each model's base path. Integer sub-folders are
+versions; the model's version policy (latest N, all, specific) decides which
+ones should be served ("aspired"). New aspired versions are loaded with the
+TF1 SavedModel loader (`tf.compat.v1.saved_model.loader.load`, the Python
+twin of TF Serving's C++ loader: a graph, a session, the `serve` meta graph and
+its SignatureDefs). Versions are unloaded under TF Serving's
+availability-preserving policy: a version stops being served only once an
+aspired version is available, so a version that fails to load (reported as
+`END` with its error in the status API) never takes the model down.
+
+A failed version is not reloaded on every poll: it is tried again when its
+folder's content changes (TF Serving retries a fixed number of times instead).
+
+Example:
+    manager = ModelManager()
+    manager.set_config(config.single_model_config("dcgan", "/abs/saved_models/dcgan"))
+    manager.poll()
+    servable = manager.resolve("dcgan")  # the latest available version
+"""
+
+import logging
+import os
+import threading
+
+from keras_gans.export import SERVE_TAG
+from keras_gans.serving import config as config_lib
+from keras_gans.serving.errors import ServingError, invalid_argument, not_found
+
+log = logging.getLogger("keras_gans.serving")
+
+START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
+
+
+def _error_code_name(exception):
+    """Canonical code name for an exception raised while loading a SavedModel."""
+    import tensorflow as tf
+    from google.protobuf.message import DecodeError
+
+    if isinstance(exception, tf.errors.OpError):
+        return _CODE_NAMES.get(exception.error_code, "UNKNOWN")
+    if isinstance(exception, DecodeError):
+        return "DATA_LOSS"
+    if isinstance(exception, (FileNotFoundError, OSError)):
+        return "NOT_FOUND"
+    return "UNKNOWN"
+
+
+_CODE_NAMES = {
+    0: "OK", 1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND", 6: "ALREADY_EXISTS", 7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE", 12: "UNIMPLEMENTED",
+    13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
+}
+
+
+class Servable:
+    """One loaded version of a model: its session and SignatureDefs.
+
+    Args:
+        name: model name.
+        version: version number.
+        path: the version folder.
+        session_config: optional `tf.compat.v1.ConfigProto`.
+        tags: meta graph tags to load (TF Serving's `--saved_model_tags`).
+    """
+
+    def __init__(self, name, version, path, session_config=None, tags=(SERVE_TAG,)):
+        import tensorflow as tf
+
+        self.name = name
+        self.version = version
+        self.path = path
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph, config=session_config)
+        try:
+            with self.graph.as_default():
+                if not (
+                    os.path.isfile(os.path.join(path, "saved_model.pb"))
+                    or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))
+                ):
+                    raise FileNotFoundError(
+                        "Could not find SavedModel .pb or .pbtxt at supplied export "
+                        f"directory path: {path}"
+                    )
+                meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(tags), path)
+        except BaseException:
+            self.session.close()
+            raise
+        # Requests only run existing tensors by name; a finalized graph makes
+        # that safe to do from many threads.
+        self.graph.finalize()
+        self.signature_defs = dict(meta_graph.signature_def)
+
+    def run(self, feeds, fetches):
+        """Runs the session: `feeds` {tensor name: array}, `fetches` {alias: tensor name}."""
+        return self.session.run(fetches, feed_dict=feeds)
+
+    def __del__(self):
+        # In-flight requests hold a reference; the session closes after the last.
+        session = getattr(self, "session", None)
+        if session is not None:
+            try:
+                session.close()
+            except Exception:
+                pass
+
+
+class VersionState:
+    """The status of one version, as `GetModelStatus` reports it."""
+
+    def __init__(self, version, path):
+        self.version = version
+        self.path = path
+        self.state = START
+        self.error_code = "OK"
+        self.error_message = ""
+        self.servable = None
+        self.fingerprint = None
+
+    def copy(self):
+        other = VersionState(self.version, self.path)
+        other.__dict__.update(self.__dict__)
+        return other
+
+
+def _fingerprint(path):
+    """A cheap summary of a version folder's content, to notice it changed."""
+    entries = []
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:
+                continue
+            entries.append((os.path.relpath(os.path.join(root, name), path), st.st_size, st.st_mtime_ns))
+    try:
+        entries.append(os.stat(path).st_mtime_ns)
+    except OSError:
+        pass
+    return tuple(entries)
+
+
+def _aspired_versions(model_config, on_disk):
+    """The versions the model's version policy wants served, from those on disk."""
+    policy = model_config.model_version_policy
+    choice = policy.WhichOneof("policy_choice")
+    if choice == "all":
+        return set(on_disk)
+    if choice == "specific":
+        return set(on_disk) & set(policy.specific.versions)
+    num_versions = max(policy.latest.num_versions, 1) if choice == "latest" else 1
+    return set(sorted(on_disk)[-num_versions:])
+
+
+class _Model:
+    def __init__(self, model_config):
+        self.config = model_config
+        self.versions = {}  # version -> VersionState
+
+
+class ModelManager:
+    """Serves the models of a `ModelServerConfig`, polling their base paths.
+
+    Args:
+        session_config: optional `tf.compat.v1.ConfigProto` for every session.
+        tags: meta graph tags to load.
+    """
+
+    def __init__(self, session_config=None, tags=(SERVE_TAG,)):
+        self._session_config = session_config
+        self._tags = tuple(tags)
+        self._lock = threading.RLock()
+        self._poll_lock = threading.Lock()
+        self._models = {}
+        self._stop = threading.Event()
+        self._thread = None
+
+    # -- configuration -------------------------------------------------------
+    def set_config(self, model_server_config):
+        """Serves exactly the models of `model_server_config` (a ModelServerConfig)."""
+        config_lib.validate_model_server_config(model_server_config)
+        with self._lock:
+            wanted = {m.name: m for m in model_server_config.model_config_list.config}
+            for name in list(self._models):
+                if name not in wanted:
+                    log.info("Removing model %s", name)
+                    del self._models[name]
+            for name, model_config in wanted.items():
+                if name in self._models:
+                    self._models[name].config = model_config
+                else:
+                    self._models[name] = _Model(model_config)
+
+    def model_names(self):
+        with self._lock:
+            return sorted(self._models)
+
+    # -- polling -------------------------------------------------------------
+    def poll(self):
+        """Scans every base path once: loads new aspired versions, unloads retired ones."""
+        with self._poll_lock:
+            with self._lock:
+                models = list(self._models.items())
+            for name, model in models:
+                try:
+                    self._poll_model(name, model)
+                except Exception:  # One model's trouble must not stop the others.
+                    log.exception("Polling model %s failed", name)
+
+    def _poll_model(self, name, model):
+        base_path = model.config.base_path
+        if not os.path.isdir(base_path):
+            log.warning("Could not find base path %s for servable %s", base_path, name)
+            return
+        on_disk = {}
+        for child in os.listdir(base_path):
+            version = config_lib.parse_version_dir(child)
+            if version is not None:
+                on_disk[version] = os.path.join(base_path, child)
+        aspired = _aspired_versions(model.config, on_disk)
+
+        # Load new aspired versions, highest first.
+        for version in sorted(aspired, reverse=True):
+            path = on_disk[version]
+            with self._lock:
+                state = model.versions.get(version)
+                if state is not None and state.state in (AVAILABLE, LOADING):
+                    continue
+                fingerprint = _fingerprint(path)
+                if state is not None and state.state == END and state.fingerprint == fingerprint:
+                    continue  # Failed (or was retired) with this very content.
+                state = VersionState(version, path)
+                state.state = LOADING
+                state.fingerprint = fingerprint
+                model.versions[version] = state
+            log.info("Loading servable version {name: %s version: %d} from %s", name, version, path)
+            try:
+                servable = Servable(name, version, path, self._session_config, self._tags)
+            except Exception as e:  # Reported in the status API, not raised.
+                message = str(e).strip() or type(e).__name__
+                with self._lock:
+                    state.state = END
+                    state.error_code = _error_code_name(e)
+                    state.error_message = message
+                log.error("Loading servable version {name: %s version: %d} failed: %s", name, version, message)
+                continue
+            with self._lock:
+                state.servable = servable
+                state.state = AVAILABLE
+            log.info("Successfully loaded servable version {name: %s version: %d}", name, version)
+
+        # Unload under the availability-preserving policy.
+        with self._lock:
+            while True:
+                available = {v for v, s in model.versions.items() if s.state == AVAILABLE}
+                unaspired = sorted(available - aspired)
+                aspired_serving = bool(available & aspired)
+                if unaspired and (not aspired or aspired_serving or len(unaspired) > 1):
+                    retired = model.versions[unaspired[0]]
+                    retired.state = END
+                    retired.servable = None
+                    retired.fingerprint = None
+                    log.info("Unloaded servable version {name: %s version: %d}", name, retired.version)
+                    continue
+                break
+
+    def start_polling(self, poll_wait_seconds, config_file=None, config_poll_wait_seconds=0):
+        """Polls in a daemon thread every `poll_wait_seconds` (TF Serving's flag semantics).
+
+        Args:
+            poll_wait_seconds: seconds between polls of the base paths; 0 or
+                less: no polling after the initial one.
+            config_file: optional `--model_config_file` to re-read.
+            config_poll_wait_seconds: seconds between reads of `config_file`;
+                0: read once at startup only.
+        """
+        if poll_wait_seconds <= 0 and (not config_file or config_poll_wait_seconds <= 0):
+            return
+
+        def loop():
+            import time
+
+            last_config = time.monotonic()
+            config_mtime = os.stat(config_file).st_mtime_ns if config_file else None
+            period = min(
+                p for p in (poll_wait_seconds, config_poll_wait_seconds) if p and p > 0
+            )
+            while not self._stop.wait(period):
+                now = time.monotonic()
+                if config_file and config_poll_wait_seconds > 0 and now - last_config >= config_poll_wait_seconds:
+                    last_config = now
+                    try:
+                        mtime = os.stat(config_file).st_mtime_ns
+                        if mtime != config_mtime:
+                            self.set_config(config_lib.read_model_config_file(config_file))
+                            config_mtime = mtime
+                            self.poll()
+                    except Exception as e:
+                        log.error("Reloading %s failed: %s", config_file, e)
+                if poll_wait_seconds > 0:
+                    self.poll()
+
+        self._thread = threading.Thread(target=loop, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # -- requests ------------------------------------------------------------
+    def resolve(self, name, version=None, label=None):
+        """The servable a request for (name, version or label) gets.
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for an empty name or an unknown
+                label (even of an unknown model, as in TF Serving); NOT_FOUND
+                for an unknown model or a version that is not available.
+        """
+        if not name:
+            raise invalid_argument("ModelSpec has no name specified.")
+        with self._lock:
+            model = self._models.get(name)
+            if label is not None:
+                labels = dict(model.config.version_labels) if model is not None else {}
+                if label not in labels:
+                    raise invalid_argument(f"Unrecognized servable version label: {label}")
+                version = labels[label]
+            if version is not None:
+                state = model.versions.get(version) if model is not None else None
+                if state is None or state.state != AVAILABLE:
+                    raise not_found(f"Servable not found for request: Specific({name}, {version})")
+                return state.servable
+            available = [] if model is None else [
+                v for v, s in model.versions.items() if s.state == AVAILABLE
+            ]
+            if not available:
+                raise not_found(f"Servable not found for request: Latest({name})")
+            return model.versions[max(available)].servable
+
+    def version_states(self, name):
+        """{version: VersionState} of every version of `name` ever seen, newest first."""
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                return {}
+            return {v: model.versions[v].copy() for v in sorted(model.versions, reverse=True)}
+
+    def is_ready(self):
+        """True when every configured model has an available version."""
+        with self._lock:
+            return all(
+                any(s.state == AVAILABLE for s in m.versions.values()) for m in self._models.values()
+            )
+
+
+__all__ = ["ModelManager", "Servable", "VersionState", "ServingError"]

@@ -1,0 +1,233 @@
+"""TF Serving's REST API on Starlette.
+
+Routing follows `tensorflow_serving/model_servers/http_rest_api_util.cc`: the
+request path (with its query string, as TF Serving's HTTP library reports it)
+must fully match one of two case-insensitive patterns; everything else under
+`/v1/` is a 400 `Malformed request`, and paths outside `/v1/` get a plain 404.
+
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict    (also :classify, :regress)
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]            model status
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata   model metadata
+
+Every API answer is `application/json`; errors are `{"error": "<message>"}`
+with the HTTP status of the canonical code (see `errors.HTTP_STATUS`).
+
+Example:
+    app = create_app(ServingCore(manager))
+    uvicorn.run(app, host="0.0.0.0", port=8501)
+"""
+
+import re
+import urllib.parse
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from keras_gans.serving import json_tensor
+from keras_gans.serving.errors import HTTP_STATUS, ServingError, invalid_argument
+
+_API_RE = re.compile(r"/v1/.*", re.IGNORECASE | re.ASCII)
+_PREDICT_RE = re.compile(
+    r"/v1/models/([^/:]+)(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?:(classify|regress|predict)",
+    re.IGNORECASE | re.ASCII,
+)
+_STATUS_RE = re.compile(
+    r"/v1/models(?:/([^/:]+))?(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?(?:/(metadata))?",
+    re.IGNORECASE | re.ASCII,
+)
+_INT64_MAX = 2**63 - 1
+_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT"]
+_JSON = "application/json"
+_CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "POST, GET",
+    "Access-Control-Allow-Headers": "Content-Type",
+}
+
+
+def _decode(component):
+    """Percent-decodes a path component as curl does ('+' stays '+')."""
+    return urllib.parse.unquote_to_bytes(component.encode("latin-1")).decode("utf-8", errors="replace")
+
+
+def _json_dict(message):
+    from google.protobuf import json_format
+
+    return json_format.MessageToDict(
+        message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )
+
+
+class RestApi:
+    """The REST front end of a `ServingCore`.
+
+    Args:
+        core: the `ServingCore` answering requests.
+        enable_cors: add CORS headers to every answer
+            (`--rest_api_enable_cors_support`).
+    """
+
+    def __init__(self, core, enable_cors=False):
+        self.core = core
+        self.enable_cors = enable_cors
+
+    def _response(self, status, body=b"", content_type=_JSON):
+        headers = dict(_CORS_HEADERS) if self.enable_cors else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        return Response(content=body, status_code=status, headers=headers)
+
+    def _error(self, error):
+        return self._response(error.http_status, json_tensor.dumps({"error": error.message}))
+
+    async def handle(self, request):
+        """Answers one HTTP request."""
+        scope = request.scope
+        path = (scope.get("raw_path") or scope["path"].encode("utf-8")).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        if query and "?" not in path:
+            path = f"{path}?{query}"
+        if not _API_RE.fullmatch(path):
+            return PlainTextResponse("Not Found", status_code=404)
+        method = request.method
+        if method == "OPTIONS":
+            origin = request.headers.get("origin", "")
+            status = 200 if re.search(r"https?://", origin) else 400
+            return self._response(status, content_type=None)
+        body = await request.body()
+        try:
+            return await self._dispatch(method, path, body)
+        except ServingError as e:
+            return self._error(e)
+        except _EmptyBodyError as e:
+            return self._response(e.status)
+
+    async def _dispatch(self, method, path, body):
+        malformed = invalid_argument(f"Malformed request: {method} {path}")
+        if method == "POST":
+            match = _PREDICT_RE.fullmatch(path)
+        elif method == "GET":
+            match = _STATUS_RE.fullmatch(path)
+        else:
+            raise malformed
+        if not match:
+            raise malformed
+        name, version, label, verb = match.groups()
+        name = _decode(name) if name else ""
+        if version is not None:
+            if int(version) > _INT64_MAX:
+                # TF Serving answers this one with an empty body.
+                raise _EmptyBodyError(400)
+            version = int(version)
+        label = _decode(label) if label is not None else None
+        spec = _model_spec(name, version, label)
+        if method == "POST":
+            if verb == "predict":
+                return await self._predict(spec, body)
+            if verb in ("classify", "regress"):
+                return await self._classify_or_regress(spec, verb, body)
+            raise malformed  # The verb is compared case-sensitively.
+        if not name:
+            raise invalid_argument("Missing model name in request.")
+        if verb == "metadata":
+            return self._metadata(spec)
+        return self._status(spec)
+
+    def _status(self, spec):
+        from google.protobuf import json_format
+        from tensorflow_serving.apis import get_model_status_pb2
+
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+        response = self.core.get_model_status(request)
+        # Status keys use the protos' json_name (snake_case for these messages).
+        body = json_format.MessageToDict(response, always_print_fields_with_no_presence=True)
+        return self._response(200, json_tensor.dumps(body))
+
+    def _metadata(self, spec):
+        from tensorflow_serving.apis import get_model_metadata_pb2
+
+        request = get_model_metadata_pb2.GetModelMetadataRequest(model_spec=spec)
+        request.metadata_field.append("signature_def")
+        response = self.core.get_model_metadata(request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        body = {
+            "model_spec": _json_dict(response.model_spec),
+            "metadata": {"signature_def": _json_dict(signature_map)},
+        }
+        return self._response(200, json_tensor.dumps(body))
+
+    async def _predict(self, spec, body):
+        from tensorflow_serving.apis import predict_pb2
+
+        doc = json_tensor.parse_json(body)
+        spec.signature_name = json_tensor.signature_name(doc)
+        servable = self.core.servable_for(spec)
+        key = spec.signature_name or "serving_default"
+        signature = servable.signature_defs.get(key)
+        if signature is None:
+            raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
+        if not signature.inputs:
+            raise invalid_argument(
+                f"Failed to get input map for signature: {spec.signature_name or 'DEFAULT'}"
+            )
+        input_types = {alias: info.dtype for alias, info in signature.inputs.items()}
+        request_format, inputs = json_tensor.tensors_from_json(doc, input_types)
+        request = predict_pb2.PredictRequest(model_spec=spec)
+
+        def run():
+            _, _, outputs = self.core.predict(request, inputs=inputs, servable=servable)
+            return json_tensor.json_from_tensors(outputs, request_format)
+
+        return self._response(200, await run_in_threadpool(run))
+
+    async def _classify_or_regress(self, spec, verb, body):
+        doc = json_tensor.parse_json(body)
+        spec.signature_name = json_tensor.signature_name(doc)
+        examples = doc.get("examples")
+        if examples is None:
+            raise json_tensor.format_error(
+                doc, "When method is classify, key 'examples' is expected and was not found"
+            )
+        if not isinstance(examples, list):
+            raise json_tensor.format_error(doc, "Expecting 'examples' value to be an list/array")
+        if not examples:
+            raise json_tensor.format_error(doc, "'examples' value is an empty array")
+        servable = self.core.servable_for(spec)
+        key = spec.signature_name or "serving_default"
+        signature = servable.signature_defs.get(key)
+        if signature is None:
+            raise ServingError("INVALID_ARGUMENT", f"No signature was found with the name: {key}")
+        wanted = "tensorflow/serving/classify" if verb == "classify" else "tensorflow/serving/regress"
+        kind = "classification" if verb == "classify" else "regression"
+        raise ServingError(
+            "INVALID_ARGUMENT",
+            f"Expected {kind} signature method_name to be {wanted}. Was: {signature.method_name}",
+        )
+
+    def app(self):
+        """The Starlette application: one catch-all route, routed by TF Serving's patterns."""
+        return Starlette(routes=[Route("/{path:path}", self.handle, methods=_METHODS)])
+
+
+class _EmptyBodyError(Exception):
+    def __init__(self, status):
+        self.status = status
+
+
+def _model_spec(name, version, label):
+    from tensorflow_serving.apis import model_pb2
+
+    spec = model_pb2.ModelSpec(name=name)
+    if version is not None:
+        spec.version.value = version
+    if label is not None:
+        spec.version_label = label
+    return spec
+
+
+def create_app(core, enable_cors=False):
+    """A Starlette app serving TF Serving's REST API for `core` (a `ServingCore`)."""
+    return RestApi(core, enable_cors=enable_cors).app()
