@@ -1,0 +1,556 @@
+"""Latent-space exploration: interpolation and vector arithmetic (Radford et al., 2016).
+
+A smooth walk between two latent points that gives smoothly changing samples (no sharp
+transitions, no sudden memorised images) is the DCGAN paper's evidence that a generator
+learned a representation rather than a lookup table (section 6.1); vector arithmetic
+z_a - z_b + z_c on latent points (averaged over a few exemplars each, section 6.3) shows that
+directions of the latent space carry meaning.
+
+Pure functions work on NumPy (or TF) latents of shape `[D]` or `[N, D]`:
+
+- `lerp(z0, z1, steps)`: z0 + t (z1 - z0), t in [0, 1].
+- `slerp(z0, z1, steps)`: along the great circle (Shoemake, 1985; White, 2016, "Sampling
+  generative networks"), which stays where N(0, I) puts its mass (norms near sqrt(D)),
+  where the straight line passes closer to the origin.
+- `arithmetic(a, b, c)`: mean(a) - mean(b) + mean(c).
+
+Helpers turn them into images from any generator source (see `as_generator`): a GAN, a
+`keras_gans.pretrained` model, a SavedModel (its `serving_default` signature, which takes z),
+a path to one, or a serving `Client` and a model name. A seed names the latent point that
+`sample(1, seed=s)` draws (`keras_gans.models.latent_from_seed`), so the end points of an
+interpolation between seeds are exactly those samples.
+
+The `keras-gans sample` command takes `--interpolate {linear,slerp} --steps 8 --seeds 1,2`
+and `--arithmetic A,B,C` (see `add_arguments`).
+
+Example:
+    import keras_gans as kg
+    from keras_gans import latent
+
+    gan = kg.pretrained.load("dcgan_mnist")
+    images = latent.interpolation_images(gan, seeds=[1, 2, 3, 4], steps=8, method="slerp")
+    kg.images.save_png("walk.png", kg.images.grid(images, cols=8))
+    row = latent.arithmetic_images(gan, [1, 5, 9], [2, 6], [3])   # G(a), G(b), G(c), G(a - b + c)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "lerp",
+    "slerp",
+    "interpolate",
+    "arithmetic",
+    "latent_points",
+    "LatentGenerator",
+    "as_generator",
+    "interpolation_images",
+    "arithmetic_images",
+    "add_arguments",
+    "requested",
+    "run",
+]
+
+METHODS = ("linear", "slerp")
+
+
+# --------------------------------------------------------------------------- pure functions
+
+
+def _pair(z0, z1):
+    a = np.asarray(z0, dtype=np.float64)
+    b = np.asarray(z1, dtype=np.float64)
+    if a.shape != b.shape or a.ndim not in (1, 2):
+        raise ValueError(
+            f"z0 and z1 must have one shape, [D] or [N, D]; got {a.shape} and {b.shape}."
+        )
+    return a, b
+
+
+def _ts(steps):
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2 (both end points included); got {steps!r}.")
+    return np.linspace(0.0, 1.0, int(steps))
+
+
+def _stack(values, a):
+    # [steps, ...] -> [steps, D] for vectors, [N, steps, D] for batches.
+    out = np.stack(values).astype(np.float32)
+    return out if a.ndim == 1 else np.swapaxes(out, 0, 1)
+
+
+def lerp(z0, z1, steps=8):
+    """Linear interpolation z0 + t (z1 - z0) for `steps` values of t from 0 to 1.
+
+    Args:
+        z0, z1: latent points `[D]`, or batches `[N, D]` interpolated row by row.
+        steps: number of points, both end points included (>= 2).
+
+    Returns:
+        float32 `[steps, D]` (or `[N, steps, D]`); the first row is z0, the last z1.
+
+    Example:
+        >>> lerp(np.zeros(2), np.ones(2), steps=3)[:, 0].tolist()
+        [0.0, 0.5, 1.0]
+    """
+    a, b = _pair(z0, z1)
+    return _stack([(1.0 - t) * a + t * b for t in _ts(steps)], a)
+
+
+def slerp(z0, z1, steps=8, eps=1e-7):
+    """Spherical linear interpolation along the great circle from z0 to z1.
+
+    slerp(t) = sin((1 - t) theta) / sin(theta) z0 + sin(t theta) / sin(theta) z1, with theta the
+    angle between z0 and z1 (Shoemake, 1985; for GANs, White, 2016). When the norms of z0 and
+    z1 are equal, every point keeps that norm; otherwise the norm changes smoothly between
+    them. Nearly parallel (or antiparallel, where the great circle is undefined) points fall
+    back to `lerp`.
+
+    Args:
+        z0, z1: latent points `[D]`, or batches `[N, D]` interpolated row by row.
+        steps: number of points, both end points included (>= 2).
+        eps: |sin(theta)| below which the linear form is used.
+
+    Returns:
+        float32 `[steps, D]` (or `[N, steps, D]`); the first row is z0, the last z1.
+
+    Example:
+        >>> path = slerp(np.array([1.0, 0.0]), np.array([0.0, 1.0]), steps=3)
+        >>> np.round(np.linalg.norm(path, axis=-1), 6).tolist()
+        [1.0, 1.0, 1.0]
+    """
+    a, b = _pair(z0, z1)
+    norms = np.linalg.norm(a, axis=-1, keepdims=True) * np.linalg.norm(b, axis=-1, keepdims=True)
+    cos = np.clip(np.sum(a * b, axis=-1, keepdims=True) / np.maximum(norms, 1e-300), -1.0, 1.0)
+    theta = np.arccos(cos)
+    sin = np.sin(theta)
+    degenerate = np.abs(sin) < eps
+    safe = np.where(degenerate, 1.0, sin)
+    points = []
+    for t in _ts(steps):
+        spherical = (np.sin((1.0 - t) * theta) * a + np.sin(t * theta) * b) / safe
+        points.append(np.where(degenerate, (1.0 - t) * a + t * b, spherical))
+    out = _stack(points, a)
+    # The end points exactly, not sin(theta) / sin(theta) rounded.
+    first, last = (0, -1) if a.ndim == 1 else ((slice(None), 0), (slice(None), -1))
+    out[first], out[last] = a, b
+    return out
+
+
+def interpolate(z0, z1, steps=8, method="linear"):
+    """`lerp` (method "linear") or `slerp` (method "slerp") between z0 and z1.
+
+    Example:
+        >>> interpolate(np.zeros(4), np.ones(4), steps=5, method="slerp").shape
+        (5, 4)
+    """
+    if method == "linear":
+        return lerp(z0, z1, steps)
+    if method == "slerp":
+        return slerp(z0, z1, steps)
+    raise ValueError(f"unknown interpolation method {method!r}; known: {', '.join(METHODS)}.")
+
+
+def arithmetic(z_a, z_b, z_c):
+    """Latent vector arithmetic z_a - z_b + z_c (Radford et al., 2016, section 6.3).
+
+    Each operand is one latent point `[D]` or several `[k, D]`, averaged first: the paper
+    averages three exemplars per concept ("smiling woman" - "neutral woman" + "neutral
+    man"), because single points gave unstable results.
+
+    Returns:
+        float32 `[D]`.
+
+    Example:
+        >>> arithmetic([3.0, 3.0], [[1.0, 0.0], [1.0, 2.0]], [0.0, 1.0]).tolist()
+        [2.0, 3.0]
+    """
+    means = []
+    for name, z in (("z_a", z_a), ("z_b", z_b), ("z_c", z_c)):
+        array = np.asarray(z, dtype=np.float64)
+        if array.ndim == 2 and array.shape[0] >= 1:
+            array = array.mean(axis=0)
+        if array.ndim != 1:
+            raise ValueError(f"{name} must be a latent point [D] or points [k, D]; got shape {array.shape}.")
+        means.append(array)
+    if len({m.shape for m in means}) != 1:
+        raise ValueError(f"z_a, z_b and z_c must have one latent size; got {[m.shape[0] for m in means]}.")
+    return (means[0] - means[1] + means[2]).astype(np.float32)
+
+
+def latent_points(seeds, latent_dim):
+    """The latent point each seed names: row i is the z of `sample(1, seed=seeds[i])`.
+
+    Args:
+        seeds: integer seeds.
+        latent_dim: D.
+
+    Returns:
+        float32 `[len(seeds), D]`.
+
+    Example:
+        z = latent_points([1, 2], gan.latent_dim)   # gan.generate(z[:1]) == gan.sample(1, seed=1)
+    """
+    from keras_gans.models.base import latent_from_seed
+
+    seeds = [int(s) for s in np.ravel(seeds)]
+    if not seeds:
+        raise ValueError("latent_points needs at least one seed.")
+    return np.stack([latent_from_seed(1, int(latent_dim), s).numpy()[0] for s in seeds])
+
+
+def _operand(value, latent_dim):
+    """Latent point(s) from an int seed, a list of int seeds, or float latent(s)."""
+    array = np.asarray(value)
+    if np.issubdtype(array.dtype, np.integer):
+        return latent_points(array, latent_dim)
+    array = array.astype(np.float32)
+    if array.shape[-1] != latent_dim or array.ndim not in (1, 2):
+        raise ValueError(
+            f"a latent operand must be seeds or float points [{latent_dim}] / [k, {latent_dim}]; "
+            f"got shape {array.shape}."
+        )
+    return array
+
+
+# --------------------------------------------------------------------------- generator sources
+
+
+class LatentGenerator:
+    """A generator as a function of z: `gen(z, labels=None)` -> float32 images in [-1, 1].
+
+    Made by `as_generator` from a GAN, a pretrained model, a SavedModel (its
+    `serving_default` signature) or a serving client; `latent_dim` and `conditional` say what
+    it takes.
+
+    Args:
+        fn: callable (z float32 [n, D], labels int32 [n] or None) -> images [n, ...].
+        latent_dim: D.
+        conditional: whether the generator takes class labels.
+        num_classes: number of classes when known (None for a server).
+    """
+
+    def __init__(self, fn, latent_dim, conditional=False, num_classes=None):
+        self._fn = fn
+        self.latent_dim = int(latent_dim)
+        self.conditional = bool(conditional)
+        self.num_classes = num_classes
+
+    def __call__(self, z, labels=None):
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be [n, {self.latent_dim}]; got shape {z.shape}.")
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError("this generator is unconditional; it takes no labels.")
+        else:
+            labels = np.zeros(len(z), np.int32) if labels is None else np.asarray(labels)
+            if labels.ndim == 0:
+                labels = np.full(len(z), labels)
+            if labels.shape != (len(z),):
+                raise ValueError(f"labels must hold {len(z)} class ids; got shape {labels.shape}.")
+            labels = labels.astype(np.int32)
+        return np.asarray(self._fn(z, labels), dtype=np.float32)
+
+
+def _latest_version_dir(base):
+    versions = sorted(int(p.name) for p in Path(base).iterdir() if p.name.isdigit() and p.is_dir())
+    if not versions:
+        return None
+    return Path(base) / str(versions[-1])
+
+
+def _from_saved_model(loaded, num_classes=None):
+    import tensorflow as tf
+
+    from keras_gans import export
+
+    signature = loaded.signatures[export.SERVING_DEFAULT]
+    spec = signature.structured_input_signature[1]
+    conditional = export.LABELS in spec
+    latent_dim = int(spec[export.Z].shape[-1])
+
+    def fn(z, labels):
+        inputs = {export.Z: tf.constant(z)}
+        if conditional:
+            inputs[export.LABELS] = tf.constant(labels, tf.int32)
+        return signature(**inputs)[export.IMAGES].numpy()
+
+    return LatentGenerator(fn, latent_dim, conditional, num_classes)
+
+
+def as_generator(source, model=None, version=None):
+    """A `LatentGenerator` (z -> images in [-1, 1]) from any generator source.
+
+    Args:
+        source: a `keras_gans` GAN or `pretrained` model (anything with `generate(z, labels)`
+            and `latent_dim`); a SavedModel loaded with `tf.saved_model.load`; a path to a
+            SavedModel version folder, to a model base path (its latest version is used),
+            or to a `.keras` file; or a `keras_gans.serving.Client` (then `model` names the
+            served model, `version` optionally picks a version).
+        model: the served model's name, with a `Client`.
+        version: the served version, with a `Client`; None for the latest.
+
+    Example:
+        gen = as_generator("saved_models/dcgan_mnist")
+        images = gen(latent_points([1, 2], gen.latent_dim))
+    """
+    if isinstance(source, LatentGenerator):
+        return source
+    if hasattr(source, "predict") and hasattr(source, "signature") and hasattr(source, "sample"):
+        from keras_gans import export
+
+        if model is None:
+            raise ValueError("a serving Client needs model=<the served model's name>.")
+        inputs = source.signature(model, export.SERVING_DEFAULT, version)["inputs"]
+        latent_dim = int(inputs[export.Z]["tensor_shape"]["dim"][-1]["size"])
+        conditional = export.LABELS in inputs
+
+        def served(z, labels):
+            images = source.predict(model, z, labels=None if labels is None else labels.tolist(), version=version)
+            return np.asarray(images, dtype=np.float32)
+
+        return LatentGenerator(served, latent_dim, conditional)
+    if hasattr(source, "generate") and hasattr(source, "latent_dim"):
+        num_classes = getattr(source, "num_classes", None)
+        conditional = bool(getattr(source, "conditional", num_classes))
+
+        def generate(z, labels):
+            import tensorflow as tf
+
+            # Keras refuses a NumPy z beside tensor labels; tensors for both.
+            z = tf.convert_to_tensor(z)
+            images = source.generate(z, tf.convert_to_tensor(labels)) if conditional else source.generate(z)
+            return np.asarray(images)
+
+        return LatentGenerator(generate, source.latent_dim, conditional, num_classes)
+    if hasattr(source, "signatures"):
+        return _from_saved_model(source)
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.suffix == ".keras" and path.is_file():
+            import keras
+
+            import keras_gans  # noqa: F401  (registers the model classes)
+
+            return as_generator(keras.models.load_model(path, compile=False))
+        if path.is_dir() and not (path / "saved_model.pb").exists():
+            latest = _latest_version_dir(path)
+            if latest is None:
+                raise ValueError(
+                    f"{path} holds no SavedModel: expected saved_model.pb or integer version folders."
+                )
+            path = latest
+        if not (path / "saved_model.pb").exists():
+            raise ValueError(f"{source} is not a SavedModel folder, a model base path or a .keras file.")
+        import tensorflow as tf
+
+        num_classes = None
+        card = path.parent / "card.json"
+        if card.exists():
+            import json
+
+            num_classes = json.loads(card.read_text()).get("num_classes")
+        return _from_saved_model(tf.saved_model.load(str(path)), num_classes)
+    raise TypeError(
+        f"cannot generate from a {type(source).__name__}: expected a GAN, a pretrained model, a "
+        "SavedModel (or its path), a .keras path, or a serving Client with model=."
+    )
+
+
+def _row_labels(gen, labels, rows):
+    """One class id per row (cycling through `labels`; class 0 when None) for conditional generators."""
+    if not gen.conditional:
+        if labels is not None and len(np.ravel(labels)):
+            raise ValueError("this generator is unconditional; it takes no labels.")
+        return None
+    if labels is None or not len(np.ravel(labels)):
+        return np.zeros(rows, np.int32)
+    labels = np.ravel(np.asarray(labels, dtype=np.int64))
+    return labels[np.arange(rows) % len(labels)].astype(np.int32)
+
+
+def interpolation_images(source, seeds=(0, 1), steps=8, method="linear", labels=None, model=None, version=None):
+    """Samples along interpolations between the latent points of consecutive seed pairs.
+
+    Seeds are taken in pairs: `[1, 2, 3, 4]` gives two rows, 1 -> 2 and 3 -> 4. The first
+    and last image of a row are `sample(1, seed=...)` of its two seeds.
+
+    Args:
+        source: a generator source (see `as_generator`).
+        seeds: an even number of integer seeds; or a float array `[2 * rows, D]` of latent points.
+        steps: images per row, end points included.
+        method: "linear" or "slerp".
+        labels: conditional generators: one class id per row (cycled), default class 0.
+        model, version: with a serving `Client`.
+
+    Returns:
+        float32 images `[rows * steps, H, W, C]` in [-1, 1], row by row (a grid with
+        `cols=steps` shows one interpolation per row).
+
+    Example:
+        images = interpolation_images(gan, seeds=[1, 2], steps=8, method="slerp")
+    """
+    gen = as_generator(source, model, version)
+    points = _operand(seeds, gen.latent_dim)
+    if points.ndim != 2 or len(points) < 2 or len(points) % 2:
+        raise ValueError(f"interpolation needs pairs of seeds (an even number >= 2); got {len(points)}.")
+    path = interpolate(points[0::2], points[1::2], steps, method)  # [rows, steps, D]
+    rows = path.shape[0]
+    row_labels = _row_labels(gen, labels, rows)
+    z = path.reshape(-1, gen.latent_dim)
+    flat_labels = None if row_labels is None else np.repeat(row_labels, steps)
+    return gen(z, flat_labels)
+
+
+def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, seed=0, model=None, version=None):
+    """Images of the operands and of the result of z_a - z_b + z_c (Radford et al., 2016).
+
+    Each operand is a seed, a list of seeds (their latent points are averaged, as the paper
+    averages three exemplars per concept) or float latent point(s).
+
+    Args:
+        source: a generator source (see `as_generator`).
+        a, b, c: the operands.
+        labels: conditional generators: the class of every image (an int, or a list whose
+            first id is used; default 0).
+        variations: extra images of the result plus uniform noise in [-noise, noise] (the
+            paper shows 8 such), drawn from `seed`.
+        noise: the half-width of that noise (0.25 in the paper).
+        seed: seed of the noise.
+        model, version: with a serving `Client`.
+
+    Returns:
+        float32 images `[4 + variations, H, W, C]`: G(mean a), G(mean b), G(mean c),
+        G(a - b + c), then the variations.
+
+    Example:
+        row = arithmetic_images(gan, [1, 5, 9], [2, 6, 10], [3, 7, 11], variations=4)
+    """
+    gen = as_generator(source, model, version)
+    za, zb, zc = (np.atleast_2d(_operand(v, gen.latent_dim)) for v in (a, b, c))
+    result = arithmetic(za, zb, zc)
+    z = [za.mean(axis=0), zb.mean(axis=0), zc.mean(axis=0), result]
+    if variations:
+        rng = np.random.default_rng(seed)
+        z += list(result + rng.uniform(-noise, noise, (int(variations), gen.latent_dim)))
+    z = np.stack(z).astype(np.float32)
+    row_labels = _row_labels(gen, labels, 1)  # the first of the given labels, or class 0
+    return gen(z, None if row_labels is None else np.full(len(z), row_labels[0]))
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _int_list(text, what):
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise ValueError(f"{what} must be comma-separated integer seeds, e.g. 1,2; got {text!r}") from None
+
+
+def _operands(text):
+    """'1+2+3,4,5' -> [[1, 2, 3], [4], [5]]: three operands, '+' joins seeds to average."""
+    parts = text.replace(" ", "").split(",")
+    try:
+        operands = [[int(s) for s in part.split("+")] for part in parts]
+    except ValueError:
+        operands = None
+    if operands is None or len(operands) != 3:
+        raise ValueError(
+            f"--arithmetic takes three operands A,B,C, each a seed or seeds joined by + "
+            f"(averaged), e.g. 1+2+3,4+5+6,7+8+9; got {text!r}"
+        )
+    return operands
+
+
+def add_arguments(parser):
+    """Adds the latent-exploration flags to `keras-gans sample`'s parser.
+
+    `--interpolate {linear,slerp}`, `--steps`, `--seeds`, `--arithmetic A,B,C`,
+    `--variations`, and `--model-path` (a local SavedModel, base path or .keras file instead
+    of `--server`/`--model`).
+    """
+    group = parser.add_argument_group("latent-space exploration (Radford et al., 2016)")
+    group.add_argument("--interpolate", choices=METHODS, default=None,
+                       help="write a grid of interpolations between the latent points of --seeds (pairs, one row each)")
+    group.add_argument("--steps", type=int, default=8, help="images per interpolation, end points included (default 8)")
+    group.add_argument("--seeds", default="0,1", help="comma-separated seeds, taken in pairs (default 0,1)")
+    group.add_argument("--arithmetic", default=None, metavar="A,B,C",
+                       help="write G(A), G(B), G(C), G(A - B + C); each operand a seed or seeds joined by + (averaged)")
+    group.add_argument("--variations", type=int, default=0,
+                       help="with --arithmetic: extra images of the result plus uniform noise of +-0.25")
+    group.add_argument("--model-path", default=None,
+                       help="generate locally from a SavedModel (version folder or base path) or a .keras file, "
+                            "instead of --server and --model")
+
+
+def requested(args):
+    """True when `keras-gans sample` was asked for local or latent-space work (handled by `run`)."""
+    return bool(args.interpolate or args.arithmetic or args.model_path)
+
+
+def run(args):
+    """Carries out `keras-gans sample` with the flags of `add_arguments`; writes `args.out`.
+
+    Returns:
+        0 on success (errors raise ValueError or SystemExit with the reason).
+    """
+    from keras_gans import images as images_lib
+    from keras_gans.serving.errors import ServingError
+
+    if args.interpolate and args.arithmetic:
+        raise SystemExit("error: --interpolate and --arithmetic write different grids; pick one.")
+    if args.model_path is None and (args.server is None or args.model is None):
+        raise SystemExit("error: give --server and --model (a served generator), or --model-path (a local one).")
+    try:
+        seeds = _int_list(args.seeds, "--seeds") if args.interpolate else None
+        operands = _operands(args.arithmetic) if args.arithmetic else None
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+
+    client = None
+    if args.model_path is not None:
+        source, where = args.model_path, args.model_path
+    else:
+        from keras_gans.serving.client import Client
+
+        client = Client(args.server, timeout=args.timeout)
+        source, where = client, f"{args.model} at {args.server}"
+    try:
+        gen = as_generator(source, model=args.model, version=args.version)
+        if args.interpolate:
+            samples = interpolation_images(gen, seeds, args.steps, args.interpolate, labels=args.labels)
+            cols, what = args.steps, f"{len(seeds) // 2} {args.interpolate} interpolation(s) of {args.steps} steps"
+        elif args.arithmetic:
+            a, b, c = operands
+            samples = arithmetic_images(gen, a, b, c, labels=args.labels, variations=args.variations)
+            cols, what = len(samples), f"A, B, C, A - B + C ({args.arithmetic})"
+        else:
+            import secrets
+
+            seed = secrets.randbelow(2**31) if args.seed is None else args.seed
+            from keras_gans.models.base import latent_from_seed
+
+            z = latent_from_seed(args.num_samples, gen.latent_dim, seed).numpy()
+            labels = args.labels
+            if gen.conditional and labels is None:
+                if gen.num_classes is None:
+                    raise SystemExit("error: this conditional generator has no card stating its classes; pass --labels.")
+                labels = np.arange(args.num_samples) % gen.num_classes
+            samples = gen(z, labels)
+            cols, what = None, f"{len(samples)} samples (seed {seed})"
+    except ServingError as e:
+        raise SystemExit(f"error: {args.server} answered {e.code}: {e.message}") from None
+    finally:
+        if client is not None:
+            client.close()
+    if samples.ndim != 4:
+        raise SystemExit(f"error: cannot draw samples of shape {samples.shape[1:]} as an image grid")
+    images_lib.save_png(args.out, images_lib.grid(samples, cols=cols))
+    print(f"wrote {args.out}: {what} from {where}")
+    return 0

@@ -1,0 +1,267 @@
+"""The pretrained generators shipped in `saved_models/`: list them, load one, read its card.
+
+Each shipped generator is a folder `saved_models/<name>/` holding what TF Serving serves
+(integer version folders, each a SavedModel of the serving contract in `keras_gans.export`),
+and beside them `card.json` (how it was trained, its measured metrics) and `<name>.keras` (the
+whole GAN, generator and discriminator with their optimizers, to resume or fine-tune).
+
+`load(name)` returns the `.keras` GAN when there is one, else the latest SavedModel version
+wrapped as a `SavedModelGenerator`. Both answer `sample(n, seed=..., labels=...)` with the
+same thing: float32 NumPy images `[n, H, W, C]` in [-1, 1], z drawn by
+`keras_gans.models.latent_from_seed` from the seed, so a seed gives the same images from
+either (and, quantized to uint8, from a server's `sample` signature).
+
+The folder is `saved_models/` at the root of the repository this package is installed from;
+the environment variable `KERAS_GANS_SAVED_MODELS` or the `saved_models_dir` argument point
+elsewhere.
+
+Example:
+    import keras_gans as kg
+
+    kg.pretrained.list()                   # ['cgan_mnist', 'dcgan_mnist', ...]
+    g = kg.pretrained.load("dcgan_mnist")
+    images = g.sample(16, seed=7)          # float32 [16, 28, 28, 1] in [-1, 1]
+    kg.pretrained.card("dcgan_mnist")["metrics"]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["ENV_VAR", "saved_models_dir", "list", "path", "card", "load", "SavedModelGenerator"]
+
+ENV_VAR = "KERAS_GANS_SAVED_MODELS"
+_FORMATS = ("auto", "keras", "saved_model")
+
+
+def _resolve_dir(given):
+    if given is not None:
+        return Path(given)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return Path(__file__).resolve().parents[1] / "saved_models"
+
+
+def saved_models_dir(saved_models_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the shipped models: the argument, else $KERAS_GANS_SAVED_MODELS, else
+    `saved_models/` beside the `keras_gans` package (the repository root)."""
+    return _resolve_dir(saved_models_dir)
+
+
+def _versions(base: Path) -> list[int]:
+    """Integer version folders of `base` holding a SavedModel, ascending."""
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(child.name)
+        for child in base.iterdir()
+        if child.name.isdigit() and (child / "saved_model.pb").exists()
+    )
+
+
+def list(saved_models_dir: str | os.PathLike | None = None) -> list[str]:  # noqa: A001
+    """Names of the shipped generators: folders with at least one SavedModel version.
+
+    Other folders (the evaluation classifier's, which is no generator) are not listed.
+
+    Example:
+        >>> "dcgan_mnist" in list()
+        True
+    """
+    root = _resolve_dir(saved_models_dir)
+    if not root.is_dir():
+        return []
+    return sorted(child.name for child in root.iterdir() if _versions(child))
+
+
+def path(name: str, saved_models_dir: str | os.PathLike | None = None) -> Path:
+    """The base path of generator `name` (what TF Serving's `base_path` points at).
+
+    Raises:
+        ValueError: for an unknown name, listing the available ones.
+    """
+    root = _resolve_dir(saved_models_dir)
+    names = list(root)
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(
+            f"Unknown pretrained generator {name!r}. Available in {root}: "
+            f"{', '.join(names) if names else 'none (no folder with a SavedModel version)'}."
+        )
+    return root / name
+
+
+def card(name: str, saved_models_dir: str | os.PathLike | None = None) -> dict:
+    """The model card of generator `name` (`card.json`) as a dict; {} when it has none.
+
+    Raises:
+        ValueError: for an unknown name, listing the available ones.
+    """
+    card_path = path(name, saved_models_dir) / "card.json"
+    if not card_path.exists():
+        return {}
+    return json.loads(card_path.read_text(encoding="utf-8"))
+
+
+def load(
+    name: str,
+    saved_models_dir: str | os.PathLike | None = None,
+    version: int | None = None,
+    format: str = "auto",  # noqa: A002
+):
+    """A ready generator: `load(name).sample(n, seed=..., labels=...)` gives images.
+
+    Args:
+        name: a name from `list()`.
+        saved_models_dir: the folder of the shipped models (see `saved_models_dir()`).
+        version: a SavedModel version; None for the latest. Giving one implies
+            format "saved_model".
+        format: "auto" (the `.keras` file `<name>/<name>.keras` when present, else the latest
+            SavedModel), "keras" (the `.keras` file, an error when absent) or "saved_model".
+
+    Returns:
+        A `keras_gans.models.GAN` (from the `.keras` file: compiled, ready to `fit` further),
+        or a `SavedModelGenerator`. Both have `sample`, `generate`, `latent_dim`,
+        `num_classes` and `image_shape`, and give the same images for the same seed.
+
+    Raises:
+        ValueError: unknown name (listing the available ones), version or format.
+
+    Example:
+        g = load("cgan_mnist")
+        sevens = g.sample(8, seed=0, labels=[7] * 8)
+    """
+    if format not in _FORMATS:
+        raise ValueError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}.")
+    base = path(name, saved_models_dir)
+    keras_file = base / f"{name}.keras"
+    if version is None and format in ("auto", "keras"):
+        if keras_file.exists():
+            import keras
+
+            import keras_gans  # noqa: F401  (registers the model classes with Keras)
+
+            return keras.models.load_model(keras_file)
+        if format == "keras":
+            raise ValueError(f"{name} ships no .keras file (expected {keras_file}); use format='saved_model'.")
+    versions = _versions(base)
+    if version is None:
+        version = versions[-1]
+    elif version not in versions:
+        raise ValueError(f"{name} has no version {version!r}; it has {versions}.")
+    return SavedModelGenerator(base / str(version))
+
+
+class SavedModelGenerator:
+    """An exported generator (a SavedModel of the serving contract) with the GAN's `sample` API.
+
+    Runs the SavedModel in this process with `tf.saved_model.load`: `generate` calls its
+    `serving_default` signature (z -> float images), `sample` draws z from the seed as
+    `GAN.sample` does. No Python model class is needed, only TensorFlow.
+
+    Args:
+        path: a SavedModel version folder (`saved_models/<name>/<version>`).
+
+    Attributes:
+        path, version, latent_dim, image_shape, conditional, num_classes (from the card beside
+        the versions; None when unknown), card (dict, {} without one), signatures (the loaded
+        SavedModel's, e.g. `signatures["sample"]` for the served uint8 images).
+
+    Example:
+        g = SavedModelGenerator("saved_models/dcgan_mnist/1")
+        g.sample(4, seed=7).shape    # (4, 28, 28, 1)
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        import tensorflow as tf
+
+        from keras_gans import export
+
+        self.path = Path(path)
+        if not (self.path / "saved_model.pb").exists():
+            raise ValueError(f"{self.path} is not a SavedModel folder (no saved_model.pb).")
+        self.version = int(self.path.name) if self.path.name.isdigit() else None
+        self._loaded = tf.saved_model.load(str(self.path))
+        self.signatures = self._loaded.signatures
+        default = self.signatures[export.SERVING_DEFAULT]
+        inputs = default.structured_input_signature[1]
+        self.latent_dim = int(inputs[export.Z].shape[-1])
+        self.conditional = export.LABELS in inputs
+        self.image_shape = tuple(int(d) for d in default.structured_outputs[export.IMAGES].shape[1:])
+        card_path = self.path.parent / export.CARD_FILENAME
+        self.card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+        self.num_classes = self.card.get("num_classes") if self.conditional else None
+        self.max_num_samples = int(self.card.get("max_num_samples") or export.DEFAULT_MAX_NUM_SAMPLES)
+        self._default = default
+
+    def __repr__(self):
+        return f"SavedModelGenerator({str(self.path)!r})"
+
+    def _labels(self, labels, n):
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"{self.path} is unconditional; it takes no labels.")
+            return None
+        if labels is None:
+            if self.num_classes:
+                return np.arange(n, dtype=np.int32) % self.num_classes
+            return None  # the export fills in the classes in turn
+        labels = np.asarray(labels)
+        if labels.ndim == 0:
+            labels = np.full([n], labels)
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be {n} integer class ids; got {labels.dtype} array of shape {labels.shape}.")
+        if self.num_classes and ((labels < 0) | (labels >= self.num_classes)).any():
+            raise ValueError(f"labels must be in [0, {self.num_classes}); got {sorted(set(labels.tolist()))[:10]}.")
+        return labels.astype(np.int32)
+
+    def generate(self, z, labels=None):
+        """Images for latent vectors z `[n, latent_dim]` (and labels), float32 NumPy in [-1, 1].
+
+        Runs `serving_default` in chunks of the export's `max_num_samples` rows.
+        """
+        import tensorflow as tf
+
+        from keras_gans import export
+
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be [n, {self.latent_dim}]; got shape {z.shape}.")
+        labels = self._labels(labels, len(z))
+        if self.conditional and labels is None and len(z) > self.max_num_samples:
+            raise ValueError(
+                f"{self.path} has no card stating its classes: pass labels for more than "
+                f"{self.max_num_samples} samples."
+            )
+        chunks = []
+        for start in range(0, len(z), self.max_num_samples):
+            stop = start + self.max_num_samples
+            inputs = {export.Z: tf.constant(z[start:stop])}
+            if self.conditional:
+                # [] asks the export for the classes in turn.
+                part = np.zeros([0], np.int32) if labels is None else labels[start:stop]
+                inputs[export.LABELS] = tf.constant(part, tf.int32)
+            chunks.append(self._default(**inputs)[export.IMAGES].numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, *self.image_shape), np.float32)
+
+    def sample(self, n, seed=None, labels=None):
+        """`n` samples as float32 NumPy images in [-1, 1], `[n, *image_shape]`, like `GAN.sample`.
+
+        Args:
+            n: number of samples.
+            seed: integer seed of z (`latent_from_seed`); random when None.
+            labels: conditional models: one class id per sample (or one for all); None for
+                the classes in turn.
+        """
+        import secrets
+
+        from keras_gans.models.base import latent_from_seed
+
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be an integer >= 1; got {n!r}.")
+        seed = secrets.randbelow(2**31) if seed is None else int(seed)
+        z = latent_from_seed(int(n), self.latent_dim, seed).numpy()
+        return self.generate(z, labels)
