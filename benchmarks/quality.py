@@ -1,0 +1,509 @@
+"""Sample quality of the zoo, printed as one markdown document with two tables.
+
+(a) MNIST: every generator shipped in `saved_models/` (folders with integer versions;
+    the evaluation classifier is skipped), sampled through its SavedModel's `sample`
+    signature, measured with the MNIST classifier: MNIST FID, MNIST IS and KID against the
+    test split, the class balance of the samples (least and most frequent predicted digit)
+    and, for conditional models, the accuracy of the classifier on the asked labels;
+    beside the same numbers for real digits (the floor).
+(b) Mode coverage on PacGAN's 2-D mixtures (ring8, grid25; Lin et al. 2018's protocol:
+    2,500 samples, high quality within 3 sigma, modes captured, reverse KL), mean and
+    standard error over seeds, for a vanilla GAN, WGAN-GP, a spectrally normalised GAN and
+    packed GANs (m = 2, 4), beside PacGAN's published rows.
+
+Progress goes to stderr, the document to stdout. Each toy run can be appended to a JSON
+lines log (`--log`); `--resume` skips the runs already there, so an interrupted benchmark
+continues, and the MNIST table can be redone alone with `--only mnist`.
+
+Example:
+    python benchmarks/quality.py --quick
+    python benchmarks/quality.py --log benchmarks/results/quality_toy_runs.jsonl > benchmarks/results/quality.md
+    python benchmarks/quality.py --only mnist --mnist ../shared/data/mnist
+"""
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+from concurrent import futures
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# PacGAN (Lin et al., 2018), the table of its synthetic experiments ("Table 1" in the
+# authors' repository, github.com/fjxmlzn/PacGAN, synthetic_data_experiments/results/
+# Table1.png): mean +- standard error over 10 trials, as (mean, stderr) pairs of
+# modes captured, % high-quality samples and reverse KL.
+PACGAN_PUBLISHED = {
+    "GAN": {"ring8": ((6.3, 0.5), (98.2, 0.2), (0.45, 0.09)), "grid25": ((17.3, 0.8), (94.8, 0.7), (0.70, 0.07))},
+    "ALI": {"ring8": ((6.6, 0.3), (97.6, 0.4), (0.36, 0.04)), "grid25": ((24.1, 0.4), (95.7, 0.6), (0.14, 0.03))},
+    "PacGAN2": {"ring8": ((7.9, 0.1), (95.6, 2.0), (0.07, 0.03)), "grid25": ((23.8, 0.7), (91.3, 0.8), (0.13, 0.04))},
+    "PacGAN3": {"ring8": ((7.8, 0.1), (97.7, 0.3), (0.10, 0.02)), "grid25": ((24.6, 0.4), (94.2, 0.4), (0.06, 0.02))},
+    "PacGAN4": {"ring8": ((7.8, 0.1), (95.9, 1.4), (0.07, 0.02)), "grid25": ((24.8, 0.2), (93.6, 0.6), (0.04, 0.01))},
+}
+PACGAN_SETUP = (
+    "generator 4 x 400 ReLU with batch norm, z in R^2; discriminator 3 x 200 maxout (5 pieces); "
+    "Adam(1e-4, beta_1 = 0.8); 100 packed inputs per batch; 400 epochs of 100,000 samples "
+    "(400,000 iterations)"
+)
+MIXTURES = ("ring8", "grid25")
+
+
+# ---------------------------------------------------------------------------------------
+# (b) mode coverage on the 2-D mixtures
+
+
+@dataclasses.dataclass(frozen=True)
+class ToySetup:
+    """Networks and schedule shared by every toy variant.
+
+    Attributes:
+        steps: generator iterations of the GAN variants (WGAN-GP: `wgan_steps`).
+        packs: discriminator inputs per discriminator step; a packed GAN with pack m
+            draws m * packs real (and generated) samples per step, as PacGAN does.
+        g_hidden: widths of the generator's hidden layers (ReLU).
+        d_hidden: widths of the discriminator's (critic's) hidden layers (LeakyReLU 0.2);
+            depth matters more than width on grid25 (measured: 2 x 512 stayed smeared where
+            4 x 256 resolved the modes).
+        latent_dim: size of z.
+        lr: peak Adam learning rate (beta_1 = 0.5), cosine-decayed to 0 over the run.
+        wgan_steps: generator iterations of WGAN-GP (5 critic updates each).
+        wgan_lr: its peak learning rate (Adam beta_1 = 0.5, beta_2 = 0.9).
+        gp_weight: its lambda.
+    """
+
+    steps: int = 3000
+    packs: int = 256
+    g_hidden: tuple = (128, 128)
+    d_hidden: tuple = (256, 256, 256, 256)
+    latent_dim: int = 8
+    lr: float = 1e-3
+    wgan_steps: int = 1000
+    wgan_lr: float = 1e-3
+    gp_weight: float = 0.1
+
+    def describe(self):
+        g_hidden = " -> ".join(map(str, self.g_hidden))
+        d_hidden = " -> ".join(map(str, self.d_hidden))
+        return [
+            f"Generator: MLP z ({self.latent_dim}-d N(0, I)) -> {g_hidden} ReLU -> 2 (linear). "
+            f"Discriminator / critic: MLP (2 * pack inputs) -> {d_hidden} LeakyReLU(0.2) -> 1.",
+            f"GAN variants (non-saturating loss, 1 discriminator step per generator step): "
+            f"{self.steps} iterations, {self.packs} discriminator inputs per step (pack m: "
+            f"m * {self.packs} samples, real and generated), Adam({self.lr:g}, beta_1 = 0.5) "
+            f"for both networks, learning rate cosine-decayed to 0.",
+            f"WGAN-GP: {self.wgan_steps} generator iterations x 5 critic steps of {self.packs} "
+            f"samples, lambda = {self.gp_weight:g} (lambda = 10 starves the critic at this "
+            f"scale), Adam({self.wgan_lr:g}, 0.5, 0.9), cosine-decayed to 0.",
+            "Spectral norm: the GAN's discriminator with spectral normalisation on every "
+            "dense layer (Miyato et al. 2018).",
+        ]
+
+
+FULL = ToySetup()
+QUICK = ToySetup(steps=40, packs=32, g_hidden=(16, 16), d_hidden=(16, 16), latent_dim=4, wgan_steps=10)
+
+# name -> (family, constructor arguments, pack)
+VARIANTS = {
+    "GAN": ("gan", {}, 1),
+    "WGAN-GP": ("wgan_gp", {}, 1),
+    "GAN + spectral norm": ("gan", {"spectral_norm": True}, 1),
+    "PacGAN2 (GAN, pack 2)": ("gan", {}, 2),
+    "PacGAN4 (GAN, pack 4)": ("gan", {}, 4),
+}
+
+
+def _set_threads(threads):
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # TensorFlow already initialised in this process
+        pass
+
+
+def train_toy(mixture, variant, seed, setup):
+    """Trains one variant on one mixture from one seed; returns its mode coverage as a dict."""
+    import keras
+
+    import keras_gans as kg
+
+    family, extra, pack = VARIANTS[variant]
+    mix = kg.data.mixture(mixture)
+    common = dict(
+        image_shape=(2,), latent_dim=setup.latent_dim, g_hidden=tuple(setup.g_hidden),
+        d_hidden=tuple(setup.d_hidden), seed=seed,
+    )
+
+    def adam(lr, decay_steps, **kwargs):
+        schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps)
+        return keras.optimizers.Adam(schedule, beta_1=0.5, **kwargs)
+
+    start, started_at = time.perf_counter(), time.time()
+    if family == "wgan_gp":
+        gan = kg.models.WGANGP(**common, pack=pack, **extra)
+        k, steps = 5, setup.wgan_steps
+        gan.compile(
+            d_optimizer=adam(setup.wgan_lr, k * steps, beta_2=0.9),
+            g_optimizer=adam(setup.wgan_lr, steps, beta_2=0.9),
+            gp_weight=setup.gp_weight, d_steps=k, steps_per_execution=50,
+        )
+    else:
+        gan = kg.models.VanillaGAN(**common, pack=pack, **extra)
+        k, steps = 1, setup.steps
+        gan.compile(
+            d_optimizer=adam(setup.lr, steps), g_optimizer=adam(setup.lr, steps),
+            loss="non_saturating", steps_per_execution=50,
+        )
+    data = mix.dataset(batch_size=k * pack * setup.packs, seed=seed).repeat()
+    gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
+    samples = gan.sample(2500, seed=10_000 + seed)
+    coverage = kg.metrics.mode_coverage(samples, mix.centers, mix.sigma)
+    return {
+        "mixture": mixture, "variant": variant, "seed": seed, "iterations": steps,
+        "modes_captured": coverage.modes_captured, "num_modes": coverage.num_modes,
+        "high_quality_percent": coverage.high_quality_percent, "reverse_kl": coverage.reverse_kl,
+        "seconds": round(time.perf_counter() - start, 1), "started_at": round(started_at, 1),
+        "finished_at": round(time.time(), 1), "setup": dataclasses.asdict(setup),
+    }
+
+
+def _worker_init(threads):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _set_threads(threads)
+
+
+def run_toy(setup, seeds, variants, workers, threads, log_path=None, resume=False, train=True):
+    """All (mixture, variant, seed) runs, seed-major (a partial run has whole seeds); returns records.
+
+    With `resume`, runs already in the log (same setup) are reused; `train=False` reports
+    only those.
+    """
+    jobs = [(mix, var, seed) for seed in seeds for mix in MIXTURES for var in variants]
+    records = []
+    if log_path and (resume or not train) and Path(log_path).exists():
+        wanted = json.loads(json.dumps(dataclasses.asdict(setup)))
+        for line in Path(log_path).read_text().splitlines():
+            record = json.loads(line)
+            key = (record["mixture"], record["variant"], record["seed"])
+            if key in jobs and record["setup"] == wanted:
+                records.append(record)
+                jobs.remove(key)
+        print(f"resumed {len(records)} toy runs from {log_path}", file=sys.stderr)
+    total = len(records) + len(jobs)
+
+    def keep(record):
+        records.append(record)
+        print(
+            f"[{len(records)}/{total}] {record['mixture']} {record['variant']} "
+            f"seed {record['seed']}: {record['modes_captured']}/{record['num_modes']} modes, "
+            f"{record['high_quality_percent']:.1f}% HQ, KL {record['reverse_kl']:.3f} "
+            f"({record['seconds']:.0f} s)", file=sys.stderr, flush=True,
+        )
+        if log_path:
+            with open(log_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    if not train:
+        return records
+    if workers == 0:
+        _set_threads(threads)
+        for job in jobs:
+            keep(train_toy(*job, setup))
+        return records
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with futures.ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=(threads,)) as pool:
+        pending = [pool.submit(train_toy, *job, setup) for job in jobs]
+        for future in futures.as_completed(pending):
+            keep(future.result())
+    return records
+
+
+def _fmt(mean, stderr, digits, suffix=""):
+    if mean is None or math.isnan(mean):
+        return "n/a"
+    if stderr is None or math.isnan(stderr):
+        return f"{mean:.{digits}f}{suffix}"
+    return f"{mean:.{digits}f} ± {stderr:.{digits}f}{suffix}"
+
+
+def toy_table(records, variants, setup, seeds_wanted):
+    """The markdown of part (b)."""
+    from keras_gans.metrics import mean_and_stderr
+
+    asked = len(seeds_wanted) * len(MIXTURES) * len(variants)
+    finished = len(records)
+    # A partial benchmark reports the seeds finished for every row, so rows stay comparable.
+    whole = [
+        seed for seed in seeds_wanted
+        if sum(r["seed"] == seed for r in records) == len(MIXTURES) * len(variants)
+    ]
+    records = [r for r in records if r["seed"] in whole]
+    lines = [
+        "| Model | n | ring8 modes (max 8) | ring8 high quality | ring8 reverse KL "
+        "| grid25 modes (max 25) | grid25 high quality | grid25 reverse KL | s / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for variant in variants:
+        cells, ns, seconds = [], set(), []
+        for mixture in MIXTURES:
+            runs = [r for r in records if r["variant"] == variant and r["mixture"] == mixture]
+            ns.add(len(runs))
+            seconds += [r["seconds"] for r in runs]
+            if not runs:
+                cells += ["n/a"] * 3
+                continue
+            modes = mean_and_stderr(r["modes_captured"] for r in runs)
+            hq = mean_and_stderr(r["high_quality_percent"] for r in runs)
+            kl = mean_and_stderr(r["reverse_kl"] for r in runs)
+            cells += [
+                _fmt(modes.mean, modes.stderr, 1), _fmt(hq.mean, hq.stderr, 1, " %"),
+                _fmt(kl.mean, kl.stderr, 2),
+            ]
+        n = "/".join(str(v) for v in sorted(ns))
+        per_run = f"{np.mean(seconds):.0f}" if seconds else "n/a"
+        lines.append(f"| {variant} (ours) | {n} | " + " | ".join(cells) + f" | {per_run} |")
+    for name, rows in PACGAN_PUBLISHED.items():
+        cells = []
+        for mixture in MIXTURES:
+            (m, ms), (h, hs), (k, ks) = rows[mixture]
+            cells += [f"{m:.1f} ± {ms:.1f}", f"{h:.1f} ± {hs:.1f} %", f"{k:.2f} ± {ks:.2f}"]
+        lines.append(f"| {name} (PacGAN paper) | 10 | " + " | ".join(cells) + " | |")
+    n_runs = len(records)
+    total = sum(r["seconds"] for r in records)
+    span = (max(r["finished_at"] for r in records) - min(r["started_at"] for r in records)) if records else 0
+    if finished == asked:
+        status = f"all {len(whole)} seeds ({whole[0]}..{whole[-1]})"
+    else:
+        status = (
+            f"**PARTIAL: {finished} of the {asked} runs asked ({len(seeds_wanted)} seeds) finished; "
+            f"the table uses the {len(whole)} seed(s) finished for every row: {whole}**"
+        )
+    notes = [
+        "",
+        f"Mean ± standard error over seeds, n = runs per row; {status}. "
+        "Protocol of PacGAN (Lin et al. 2018): 2,500 samples from the trained generator; a sample is "
+        "high quality within 3 sigma of its nearest centre (ring8: radius 1, sigma 0.01; grid25: "
+        "spacing 2, sigma 0.05); a mode is captured when a high-quality sample is nearest to it; "
+        "reverse KL of the high-quality samples' mode histogram against uniform. A perfect sampler "
+        "scores 8 / 25 modes and 98.89 % high quality (1 - e^-4.5).",
+        "",
+        "Our setup (one seed sets the initial weights, the training noise and the data; the "
+        "samples are drawn with seed 10,000 + seed):",
+        "",
+    ] + [f"- {line}" for line in setup.describe()] + [
+        f"- {n_runs} runs in the table, {total / 60:.1f} min of run time in total (sum over runs, each on one "
+        f"CPU thread), {span / 60:.1f} min from the first run's start to the last one's end.",
+        "",
+        f"PacGAN rows: published, not rerun here (Lin et al. 2018; the table of the authors' "
+        f"repository github.com/fjxmlzn/PacGAN, synthetic_data_experiments/results/Table1.png, "
+        f"10 trials, standard error). Their setup: {PACGAN_SETUP}, i.e. about "
+        f"{400_000 // max(setup.steps, 1)}x our iterations.",
+    ]
+    return "\n".join(lines + notes)
+
+
+# ---------------------------------------------------------------------------------------
+# (a) MNIST: the shipped generators
+
+
+def shipped_generators(saved_models):
+    """(name, latest version path) of every folder with integer versions, but the classifier."""
+    found = []
+    for folder in sorted(Path(saved_models).iterdir()) if Path(saved_models).is_dir() else []:
+        if not folder.is_dir() or folder.name == "mnist_classifier":
+            continue
+        versions = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
+        versions = [v for v in versions if (folder / str(v) / "saved_model.pb").exists()]
+        if versions:
+            found.append((folder.name, folder / str(max(versions))))
+    return found
+
+
+def _card(folder):
+    try:
+        return json.loads((Path(folder) / "card.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _row(name, scores):
+    """A table row (dict of plain numbers) from `keras_gans.evaluation` scores."""
+    row = {"name": name, "num_samples": int(scores["inception_score"].num_samples)}
+    for key in ("fid", "inception_score", "kid", "min_class_fraction", "max_class_fraction", "label_accuracy"):
+        if key in scores:
+            row[key] = float(scores[key].value)
+    if "kid" in scores:
+        row["kid_std"] = float(scores["kid"].std)
+    if "fid" in scores:
+        row["num_samples"] = int(scores["fid"].num_samples)
+        row["num_reference"] = int(scores["fid"].num_reference)
+    return row
+
+
+def mnist_rows(mnist_dir, saved_models, classifier_path, num_samples, generators=None):
+    """Rows of part (a): the real data's values (the floor), then every shipped generator.
+
+    Scored by `keras_gans.evaluation` (the numbers `keras-gans evaluate` prints and the
+    cards record): generators through their SavedModel's `sample` signature, against the
+    whole test split, in the MNIST classifier's feature space.
+    """
+    import keras_gans as kg
+    from keras_gans import evaluation, metrics
+
+    clf = evaluation.load_classifier(str(classifier_path))
+    test_x, test_y = kg.data.load_arrays(str(mnist_dir), split="test")
+    test_features = metrics.compute_features(clf, test_x)
+    try:
+        train_x, _ = kg.data.load_arrays(str(mnist_dir), split="train")
+    except (OSError, ValueError) as error:  # e.g. tests/data/mnist holds the test split only
+        print(f"no training split in {mnist_dir} ({error}): no real-vs-real floor", file=sys.stderr)
+        train_x = None
+    real = evaluation.evaluate_real(
+        test_x, test_y, train_x, classifier=clf, num_samples=num_samples, real_features=test_features
+    )
+    name = "real MNIST (the floor)" if train_x is not None else "real MNIST (no training split: no FID/KID floor)"
+    rows = [_row(name, real)]
+    rows[0]["num_samples"] = int(real["fid"].num_samples) if "fid" in real else len(test_x)
+    for name, path in shipped_generators(saved_models):
+        if generators is not None and name not in generators:
+            continue
+        print(f"sampling {num_samples} images from {path}", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        scores = evaluation.evaluate_generator(
+            str(path), test_x, classifier=clf, num_samples=num_samples, real_features=test_features
+        )
+        family = _card(path.parent).get("family", "")
+        rows.append(_row(f"{name} (v{path.name}{', ' + family if family else ''})", scores))
+        rows[-1]["seconds"] = round(time.perf_counter() - start, 1)
+    return rows, len(test_x)
+
+
+def mnist_table(rows, num_reference, classifier_path, mnist_dir):
+    def cell(row, key, fmt):
+        return "—" if key not in row else fmt(row[key])
+
+    def percent(value):
+        return f"{100 * value:.1f} %"
+
+    lines = [
+        "| Samples | n | MNIST FID ↓ | MNIST IS ↑ | KID ↓ | smallest / largest class | label accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        kid = "—" if "kid" not in r else f"{r['kid']:.4f} ± {r['kid_std']:.4f}"
+        balance = "—" if "min_class_fraction" not in r else (
+            f"{percent(r['min_class_fraction'])} / {percent(r['max_class_fraction'])}")
+        accuracy = cell(r, "label_accuracy", lambda v: f"{100 * v:.2f} %")
+        lines.append(
+            f"| {r['name']} | {r['num_samples']:,} | {cell(r, 'fid', lambda v: f'{v:.3f}')} "
+            f"| {r['inception_score']:.3f} | {kid} | {balance} | {accuracy} |"
+        )
+    notes = [
+        "",
+        f"Scored by `keras_gans.evaluation` (as `keras-gans evaluate` and the model cards) with the "
+        f"MNIST classifier ({classifier_path}): FID and KID in its 128-d feature space against "
+        f"the {num_reference:,} test-split images of {mnist_dir}, n samples on the other side (FID "
+        "is biased by sample count: compare rows at equal n); IS from its probabilities, 10 "
+        "splits; KID: 100 subsets of 1,000 (unbiased MMD^2, cubic polynomial kernel), mean ± std "
+        "over subsets. Smallest / largest class: the least and most frequent predicted digit of "
+        "an unconditional generator (balanced: 10 % each). Label accuracy: for a conditional "
+        "generator, the classifier's agreement with the asked labels (0-9 in turn).",
+        "The floor row is real data: IS, class balance and label accuracy (the classifier's "
+        "accuracy on the true labels) of the test split; FID and KID of n random training-split "
+        "images against the test split, what a generator sampling the data distribution itself "
+        "would score at this n.",
+        "Generators: the latest version of each folder of saved_models/ with integer versions, "
+        "sampled through its SavedModel's `sample` signature (uint8, as served).",
+    ]
+    if len(rows) == 1:
+        notes.append("No generator is shipped in saved_models/ yet: only the real-data row.")
+    return "\n".join(lines + notes)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="1 seed, few steps, tiny networks, 1,000 MNIST samples")
+    parser.add_argument("--only", choices=("toy", "mnist"), help="print only one of the two parts")
+    parser.add_argument("--seeds", type=int, default=None, help="toy seeds 0..N-1 (default 10; --quick 1)")
+    parser.add_argument("--steps", type=int, default=None, help="GAN iterations (default 3000)")
+    parser.add_argument("--wgan-steps", type=int, default=None, help="WGAN-GP generator iterations")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--workers", type=int, default=None, help="toy runs in parallel processes (0: in this process; default 2, --quick 0)")
+    parser.add_argument("--threads", type=int, default=1, help="TensorFlow threads per toy run")
+    parser.add_argument("--log", help="append each toy run to this JSON lines file")
+    parser.add_argument("--resume", action="store_true", help="reuse the toy runs already in --log")
+    parser.add_argument("--report-only", action="store_true", help="train nothing: report the toy runs in --log")
+    parser.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="MNIST IDX folder")
+    parser.add_argument("--saved-models", default=str(ROOT / "saved_models"))
+    parser.add_argument("--classifier", default=None, help="default: <saved-models>/mnist_classifier/classifier.keras")
+    parser.add_argument("--generators", nargs="+", help="only these folders of saved_models/ (default: all)")
+    parser.add_argument("--mnist-samples", type=int, default=None, help="samples per generator (default 10,000; --quick 1,000)")
+    parser.add_argument("--json", help="also write the raw numbers here")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    setup = QUICK if args.quick else FULL
+    if args.steps is not None:
+        setup = dataclasses.replace(setup, steps=args.steps)
+    if args.wgan_steps is not None:
+        setup = dataclasses.replace(setup, wgan_steps=args.wgan_steps)
+    seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 10)))
+    workers = args.workers if args.workers is not None else (0 if args.quick else 2)
+    classifier = Path(args.classifier or Path(args.saved_models) / "mnist_classifier" / "classifier.keras")
+    n_mnist = args.mnist_samples or (1000 if args.quick else 10_000)
+
+    started = time.perf_counter()
+    command = "python benchmarks/quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    out = {"command": command}
+    sections = []
+    if args.only in (None, "mnist"):
+        if not classifier.exists():
+            raise SystemExit(f"No MNIST classifier at {classifier}: train it with benchmarks/train_classifier.py.")
+        if not (Path(args.mnist) / "t10k-images-idx3-ubyte.gz").exists() and not any(Path(args.mnist).glob("t10k-images*")):
+            raise SystemExit(f"No MNIST test split in {args.mnist}: pass --mnist DIR (the IDX files).")
+        t = time.perf_counter()
+        rows, num_reference = mnist_rows(args.mnist, args.saved_models, classifier, n_mnist, args.generators)
+        out["mnist"] = rows
+        shown = classifier.relative_to(ROOT) if classifier.resolve().is_relative_to(ROOT) else classifier
+        sections.append(f"## MNIST: shipped generators beside real digits\n\n"
+                        f"{mnist_table(rows, num_reference, shown, args.mnist)}\n\n"
+                        f"(This part: {time.perf_counter() - t:.0f} s.)")
+    if args.only in (None, "toy"):
+        t = time.perf_counter()
+        records = run_toy(setup, seeds, args.variants, workers, args.threads, args.log, args.resume,
+                          train=not args.report_only)
+        out["toy"] = records
+        sections.append(f"## Mode coverage on PacGAN's 2-D mixtures\n\n"
+                        f"{toy_table(records, args.variants, setup, seeds)}\n\n"
+                        f"(This part: {(time.perf_counter() - t) / 60:.1f} min wall time with "
+                        f"{workers or 1} process(es).)")
+    import tensorflow as tf
+
+    header = [
+        "# keras-gans sample-quality benchmark",
+        "",
+        f"`{command.strip()}`" + (" (quick: tiny networks, few steps, not a measurement)" if args.quick else ""),
+        "",
+        f"Wall time {(time.perf_counter() - started) / 60:.1f} min; TensorFlow {tf.__version__}, "
+        f"Python {platform.python_version()}, {os.cpu_count()} CPU(s), {platform.machine()}.",
+    ]
+    print("\n".join(header) + "\n\n" + "\n\n".join(sections))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main()

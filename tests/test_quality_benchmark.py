@@ -1,0 +1,105 @@
+"""benchmarks/quality.py --quick: the document has both tables, every row, sane numbers."""
+
+import importlib.util
+import json
+import re
+
+import pytest
+
+from tests.conftest import ROOT
+
+_spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+quality = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(quality)
+
+
+def table_rows(doc, section):
+    """{first cell: [cells]} of the first markdown table after the heading `section`."""
+    text = doc.split(section, 1)[1]
+    rows, started = {}, False
+    for line in text.splitlines():
+        if line.startswith("|"):
+            started = True
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not set(cells[0]) <= {"-"}:
+                rows[cells[0]] = cells[1:]
+        elif started:
+            break
+    return rows
+
+
+def number(cell):
+    return float(re.match(r"-?[\d.,]+", cell).group(0).replace(",", ""))
+
+
+def test_quick_toy_table(tmp_path, capsys):
+    log = tmp_path / "runs.jsonl"
+    quality.main(["--quick", "--only", "toy", "--log", str(log)])
+    doc = capsys.readouterr().out
+    assert "## MNIST" not in doc
+    rows = table_rows(doc, "## Mode coverage on PacGAN's 2-D mixtures")
+    header = rows.pop("Model")
+    assert header[1:4] == ["ring8 modes (max 8)", "ring8 high quality", "ring8 reverse KL"]
+    assert header[4:7] == ["grid25 modes (max 25)", "grid25 high quality", "grid25 reverse KL"]
+    ours = {name: cells for name, cells in rows.items() if name.endswith("(ours)")}
+    assert list(ours) == [f"{variant} (ours)" for variant in quality.VARIANTS]
+    for name, cells in ours.items():
+        assert cells[0] == "1", name  # one seed
+        for modes, hq, kl, most in ((cells[1], cells[2], cells[3], 8), (cells[4], cells[5], cells[6], 25)):
+            assert 0 <= number(modes) <= most and number(modes) == int(number(modes))
+            assert hq.endswith(" %") and 0 <= number(hq) <= 100
+            assert kl == "n/a" or 0 <= number(kl) <= 3.3  # at most log 25
+    # PacGAN's published rows, as in its table.
+    assert rows["PacGAN2 (PacGAN paper)"][1:3] == ["7.9 ± 0.1", "95.6 ± 2.0 %"]
+    assert rows["PacGAN4 (PacGAN paper)"][4:6] == ["24.8 ± 0.2", "93.6 ± 0.6 %"]
+    assert "iterations" in doc and "PARTIAL" not in doc
+
+    # Every run was logged; resuming from the log trains nothing and prints the same table.
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(records) == 2 * len(quality.VARIANTS)
+    assert {r["mixture"] for r in records} == {"ring8", "grid25"}
+    quality.main(["--quick", "--only", "toy", "--log", str(log), "--resume"])
+    captured = capsys.readouterr()
+    assert f"resumed {len(records)} toy runs" in captured.err
+    again = table_rows(captured.out, "## Mode coverage")
+    assert {k: v[:-1] for k, v in again.items()} == {k: v[:-1] for k, v in table_rows(doc, "## Mode coverage").items()}
+
+
+def _pick_generators():
+    """One unconditional and one conditional shipped generator (loading each takes seconds)."""
+    chosen = {}
+    for name, path in quality.shipped_generators(ROOT / "saved_models"):
+        card = quality._card(path.parent)
+        chosen.setdefault(bool(card.get("num_classes")), name)
+    return sorted(chosen.values())
+
+
+@pytest.mark.skipif(not _pick_generators(), reason="no generator shipped in saved_models/ yet")
+def test_quick_mnist_table(capsys):
+    names = _pick_generators()
+    # The committed 1,000-image test subset: runs without ../shared; it has no training
+    # split, so the real row has no FID/KID floor.
+    quality.main(["--quick", "--only", "mnist", "--mnist", str(ROOT / "tests" / "data" / "mnist"),
+                  "--mnist-samples", "500", "--generators", *names])
+    doc = capsys.readouterr().out
+    assert "## Mode coverage" not in doc
+    rows = table_rows(doc, "## MNIST")
+    header = rows.pop("Samples")
+    assert header == ["n", "MNIST FID ↓", "MNIST IS ↑", "KID ↓", "smallest / largest class", "label accuracy"]
+    real = rows.pop("real MNIST (no training split: no FID/KID floor)")
+    assert real[0] == "1,000" and real[1] == "—" and real[3] == "—"
+    assert 8.0 < number(real[2]) <= 10.0  # real digits: confident and balanced
+    low, high = (number(c.strip()) for c in real[4].split("/"))
+    assert 5.0 < low <= 10.0 <= high < 15.0
+    assert number(real[5]) > 95.0  # the classifier's accuracy on real digits
+    assert [name.split(" ")[0] for name in rows] == names
+    for name, cells in rows.items():
+        conditional = bool(quality._card(ROOT / "saved_models" / name.split(" ")[0]).get("num_classes"))
+        assert cells[0] == "500"
+        assert number(cells[1]) >= 0 and 1.0 <= number(cells[2]) <= 10.0
+        assert re.fullmatch(r"-?[\d.]+ ± [\d.]+", cells[3])
+        if conditional:  # balanced by construction: label accuracy instead
+            assert cells[4] == "—" and 0 <= number(cells[5]) <= 100
+        else:
+            low, high = (number(c.strip()) for c in cells[4].split("/"))
+            assert 0 <= low <= 10.0 <= high <= 100 and cells[5] == "—"
