@@ -1,0 +1,125 @@
+"""`make demo`: the main job end to end, in a minute or less.
+
+1. A generator: the shipped `saved_models/dcgan_mnist` when present (no data needed),
+   otherwise a DCGAN trained briefly on MNIST with `keras-gans train` and exported.
+2. `keras-gans serve` on free loopback ports (TF Serving's binary when on PATH, the
+   embedded server otherwise).
+3. Samples requested over REST and over gRPC with the same seed: identical images.
+4. A grid PNG, then the server stops.
+"""
+
+import argparse
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _shipped(saved_models, name):
+    base = Path(saved_models) / name
+    return base if base.is_dir() and any(p.name.isdigit() for p in base.iterdir()) else None
+
+
+def _train(mnist, out, steps):
+    """Trains a small DCGAN briefly and exports it; returns the model base path."""
+    dataset = mnist if mnist and (Path(mnist) / "train-images-idx3-ubyte.gz").exists() else "mnist"
+    if dataset == "mnist":
+        print("no MNIST folder given or found: using TFDS 'mnist' (downloads it once)")
+    run = Path(out) / "run"
+    base = Path(out) / "models" / "dcgan_demo"
+    command = [
+        sys.executable, "-m", "keras_gans.cli", "train", "dcgan", "--dataset", str(dataset),
+        "--epochs", "1", "--steps-per-epoch", str(steps), "--batch-size", "64", "--width", "32",
+        "--seed", "0", "--out", str(run), "--export", str(base), "--verbose", "2",
+    ]
+    if (run / "run.json").exists():
+        command.append("--resume")
+    print("$ " + " ".join(command[2:]).replace("keras_gans.cli", "keras-gans"), flush=True)
+    subprocess.run(command, check=True)
+    return base
+
+
+@contextlib.contextmanager
+def _server(name, base_path):
+    grpc_port, rest_port = _free_port(), _free_port()
+    command = [
+        sys.executable, "-m", "keras_gans.cli", "serve", f"--model_name={name}",
+        f"--model_base_path={Path(base_path).resolve()}", f"--port={grpc_port}",
+        f"--rest_api_port={rest_port}", "--host=127.0.0.1",
+    ]
+    print(f"starting the server: REST on 127.0.0.1:{rest_port}, gRPC on 127.0.0.1:{grpc_port}", flush=True)
+    process = subprocess.Popen(command)
+    try:
+        yield process, f"http://127.0.0.1:{rest_port}", f"grpc://127.0.0.1:{grpc_port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        print("server stopped")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m keras_gans.demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mnist", default=None, help="folder of MNIST IDX files (for training)")
+    parser.add_argument("--saved-models", default="saved_models")
+    parser.add_argument("--model", default="dcgan_mnist", help="shipped generator to serve")
+    parser.add_argument("--train", action="store_true", help="train a fresh DCGAN even if one ships")
+    parser.add_argument("--steps", type=int, default=300, help="training steps when training")
+    parser.add_argument("--out", default="demo_out")
+    parser.add_argument("-n", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from keras_gans import images
+    from keras_gans.serving import Client
+
+    base = None if args.train else _shipped(args.saved_models, args.model)
+    if base is None:
+        base = _train(args.mnist, args.out, args.steps)
+    else:
+        print(f"serving the shipped generator {base}")
+    name = base.name
+    with _server(name, base) as (process, rest_url, grpc_url):
+        with Client(rest_url) as rest, Client(grpc_url) as grpc:
+            deadline = time.monotonic() + 120
+            while True:
+                if process.poll() is not None:
+                    raise SystemExit(f"error: the server exited with code {process.returncode}")
+                try:
+                    rest.wait_until_available(name, timeout=1)
+                    break
+                except TimeoutError:
+                    if time.monotonic() > deadline:
+                        raise
+            print("status:", rest.status(name))
+            rest.sample(name, 1, seed=0)  # the first request of each kind pays for warm-up
+            grpc.sample(name, 1, seed=0)
+            start = time.perf_counter()
+            over_rest = rest.sample(name, args.n, seed=args.seed)
+            rest_ms = (time.perf_counter() - start) * 1000
+            start = time.perf_counter()
+            over_grpc = grpc.sample(name, args.n, seed=args.seed)
+            grpc_ms = (time.perf_counter() - start) * 1000
+    print(f"{args.n} samples, seed {args.seed}: REST {rest_ms:.0f} ms, gRPC {grpc_ms:.0f} ms, "
+          f"shape {over_rest.shape} {over_rest.dtype}")
+    if not (over_rest == over_grpc).all():
+        raise SystemExit("error: REST and gRPC returned different images for the same seed")
+    print("REST and gRPC gave identical images for the same seed")
+    path = images.save_png(Path(args.out) / f"{name}_samples.png", images.grid(over_rest))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
