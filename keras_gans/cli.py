@@ -20,8 +20,13 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # two experiments in one folder.
 RUN_KEYS = (
     "model", "dataset", "split", "batch_size", "strategy", "precision", "seed", "latent_dim",
-    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "steps_per_epoch",
+    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "steps_per_epoch", "init",
 )
+# Flags that shape a new model; with --init the model comes from the .keras file instead.
+ARCHITECTURE_FLAGS = {
+    "latent_dim": None, "width": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1,
+    "spectral_norm": False,
+}
 
 
 def _add_train(sub):
@@ -44,6 +49,9 @@ def _add_train(sub):
     p.add_argument("--out", required=True, help="run folder (checkpoints, history, samples)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out (e.g. with more --epochs)")
+    p.add_argument("--init", default=None, metavar="MODEL.keras",
+                   help="fine-tune: start from this saved GAN (e.g. saved_models/dcgan_mnist/"
+                        "dcgan_mnist.keras), its weights and optimizer state, instead of a new model")
     p.add_argument("--export", default=None, metavar="BASE_PATH",
                    help="export the generator as a SavedModel version under BASE_PATH at the end")
     p.add_argument("--latent-dim", type=int, default=None)
@@ -129,9 +137,45 @@ def _build_gan(args, image_shape, num_classes):
     return cls(**kwargs)
 
 
+def _check_init(args):
+    """--init names a .keras file, and no flag that would shape a different model."""
+    path = Path(args.init)
+    if path.suffix != ".keras" or not path.is_file():
+        raise SystemExit(f"error: --init must be a .keras file saved by keras-gans; got {args.init!r}")
+    conflicting = [
+        "--" + key.replace("_", "-") for key, default in ARCHITECTURE_FLAGS.items() if getattr(args, key) != default
+    ]
+    if conflicting:
+        raise SystemExit(
+            f"error: {', '.join(conflicting)} cannot be used with --init: the networks, loss and "
+            f"d_steps come from {args.init}. Drop them, or train a new model without --init."
+        )
+
+
+def _load_init(args, image_shape, num_classes):
+    """The GAN of --init, checked against the family asked for and the data, with --lr applied."""
+    import keras
+
+    gan = keras.models.load_model(args.init)
+    if gan.family != args.model:
+        raise SystemExit(f"error: --init {args.init} holds a {gan.family} model, not {args.model}")
+    if tuple(gan.image_shape) != tuple(image_shape) or gan.num_classes != num_classes:
+        raise SystemExit(
+            f"error: --init {args.init} makes samples of shape {tuple(gan.image_shape)} with "
+            f"num_classes={gan.num_classes}; {args.dataset} has shape {tuple(image_shape)} and "
+            f"num_classes={num_classes}."
+        )
+    if gan.d_optimizer is None or gan.g_optimizer is None:
+        _compile(gan, args)
+    elif args.lr is not None:
+        for optimizer in (gan.d_optimizer, gan.g_optimizer):
+            optimizer.learning_rate.assign(args.lr)
+    return gan
+
+
 def _compile(gan, args):
     d_opt, g_opt = gan.default_optimizers()
-    if args.lr:
+    if args.lr is not None:
         d_opt.learning_rate.assign(args.lr)
         g_opt.learning_rate.assign(args.lr)
     gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, loss=args.loss, d_steps=args.d_steps)
@@ -171,6 +215,8 @@ def cmd_train(args):
         raise SystemExit(f"error: unknown model {args.model!r}; valid: {', '.join(sorted(kg.models.FAMILIES))}")
     if args.epochs < 1 or args.batch_size < 1:
         raise SystemExit(f"error: --epochs and --batch-size must be >= 1; got {args.epochs} and {args.batch_size}")
+    if args.init is not None:
+        _check_init(args)
     previous = _check_out_folder(args)
     if previous is not None and args.seed is None:
         args.seed = previous["config"]["seed"]
@@ -193,12 +239,13 @@ def cmd_train(args):
     out = Path(args.out)
     chief = _is_chief(strategy)
     work = out if chief else out / f"worker_{strategy.cluster_resolver.task_id}"
-    work.mkdir(parents=True, exist_ok=True)
 
     resume_from_model = previous is not None and previous["status"] == "finished"
     with strategy.scope():
         if resume_from_model:
             gan = keras.models.load_model(out / "model.keras")
+        elif args.init is not None:
+            gan = _load_init(args, image_shape, num_classes)
         else:
             gan = _build_gan(args, image_shape, num_classes)
             _compile(gan, args)
@@ -210,6 +257,7 @@ def cmd_train(args):
             f"error: each replica gets {per_replica} examples per step, which must split into "
             f"d_steps = {k} minibatches of a multiple of pack = {gan.pack}; change --batch-size."
         )
+    work.mkdir(parents=True, exist_ok=True)  # only once the model and the batch are known good
     data = kg.data.load(args.dataset, split=args.split, batch_size=step_batch, labels=conditional,
                         seed=args.seed, data_dir=args.data_dir)
     if args.steps_per_epoch:
@@ -252,6 +300,12 @@ def training_record(gan, run_json=None):
     """What a card records of how a generator was trained: the run's command and settings
     (from its run.json), and the steps the optimizers took."""
     record = json.loads(Path(run_json).read_text()) if run_json and Path(run_json).exists() else {}
+    init = (record.get("config") or {}).get("init")
+    if init:
+        # A fine-tuned generator: what its starting point's card says of how that was trained.
+        card = Path(init).parent / "card.json"
+        if card.exists():
+            record["init_training"] = json.loads(card.read_text()).get("training")
     record["generator_steps"] = int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else 0
     record["discriminator_steps"] = int(gan.d_optimizer.iterations.numpy()) if gan.d_optimizer else 0
     if gan.d_optimizer is not None:

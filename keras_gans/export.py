@@ -384,10 +384,14 @@ def write_card(gan, base_path, version, max_num_samples, training=None, metrics=
             "versions": dict(sorted(versions.items(), key=lambda kv: int(kv[0]))),
         }
     )
-    if training is not None:
-        card["training"] = _jsonable(training)
-    if metrics is not None:
-        card["metrics"] = _jsonable(metrics)
+    # The top-level "training" and "metrics" describe the latest version: an older
+    # version's numbers must not stand for a new one (they stay under "versions").
+    if int(version) == card["latest_version"]:
+        for key, value in (("training", training), ("metrics", metrics)):
+            if value is not None:
+                card[key] = _jsonable(value)
+            else:
+                card.pop(key, None)
     _write_json_atomically(card, path)
     return card
 

@@ -140,3 +140,38 @@ def test_out_folder_of_another_run_is_not_overwritten(tmp_path):
 def test_folder_with_checkpoints_but_no_record(tmp_path):
     (tmp_path / "backup").mkdir()
     expect_error(["train", "dcgan", "--dataset", SUBSET, "--out", str(tmp_path)], "another run's files", "backup")
+
+
+def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_path):
+    ring = ["--dataset", "ring8", "--batch-size", "50", "--verbose", "0"]
+    first, shipped = tmp_path / "first", tmp_path / "saved" / "ring_gan"
+    cli.main(["train", "vanilla_gan", *ring, "--hidden", "8", "--steps-per-epoch", "2", "--seed", "1",
+              "--out", str(first), "--export", str(shipped)])
+    cli.main(["export", str(first), "--to", str(shipped), "--with-keras"])
+    init = shipped / "ring_gan.keras"
+
+    # A learning rate of 0 leaves the weights where --init put them: they are the init's,
+    # not a new model's; the optimizers count on from the init's steps.
+    tuned = tmp_path / "tuned"
+    cli.main(["train", "vanilla_gan", *ring, "--steps-per-epoch", "3", "--init", str(init), "--lr", "0",
+              "--out", str(tuned), "--export", str(shipped)])
+    start, end = keras.models.load_model(init), keras.models.load_model(tuned / "model.keras")
+    for a, b in zip(start.generator.get_weights(), end.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(end.g_optimizer.iterations.numpy()) == 2 + 3
+    card = json.loads((shipped / "card.json").read_text())
+    assert card["latest_version"] == 3
+    training = card["training"]  # the latest version's, also under card["versions"]["3"]
+    assert training["config"]["init"] == str(init) and training["generator_steps"] == 5
+    assert training["init_training"]["generator_steps"] == 2
+
+    # Flags that would make another model, another family or other data are refused up front.
+    expect_error(["train", "vanilla_gan", *ring, "--init", str(init), "--hidden", "16", "--out", str(tmp_path / "a")],
+                 "--hidden cannot be used with --init")
+    expect_error(["train", "wgan_gp", *ring, "--init", str(init), "--out", str(tmp_path / "b")],
+                 "holds a vanilla_gan model, not wgan_gp")
+    expect_error(["train", "vanilla_gan", "--dataset", SUBSET, "--split", "test", "--init", str(init),
+                  "--out", str(tmp_path / "c")], "shape (2,)", "(28, 28, 1)")
+    expect_error(["train", "vanilla_gan", *ring, "--init", str(first / "run.json"), "--out", str(tmp_path / "d")],
+                 "--init must be a .keras file")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

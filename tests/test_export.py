@@ -182,11 +182,18 @@ def test_versions_card_and_immutability(tmp_path):
     assert card["image_shape"] == [28, 28, 1] and card["max_num_samples"] == 1024
     assert card["latest_version"] == 11 and sorted(card["versions"], key=int) == ["1", "2", "10", "11"]
     assert card["versions"]["1"]["training"] == {"epochs": 3}
-    assert card["training"] == {"epochs": 3} and card["metrics"] == {"fid": 1.5}
+    assert card["versions"]["1"]["metrics"] == {"fid": 1.5}
+    # The top level describes the latest version: version 1's numbers do not stand for 11.
+    assert "training" not in card and "metrics" not in card
+    assert export.export_generator(gan, base, training={"epochs": 5}) == 12
+    assert export.export_generator(gan, base, version=5, metrics={"fid": 9.0}) == 5
+    card = json.loads((base / "card.json").read_text())
+    assert card["training"] == {"epochs": 5} and "metrics" not in card
+    assert card["versions"]["5"]["metrics"] == {"fid": 9.0}
     assert set(card["signatures"]) == {"serving_default", "sample", "sample_png"}
     assert card["signatures"]["sample"]["inputs"]["labels"] == {"dtype": "int32", "shape": [None]}
     # Only versions and the card: no temporary folders left behind.
-    assert sorted(os.listdir(base)) == ["1", "10", "11", "2", "card.json"]
+    assert sorted(os.listdir(base)) == ["1", "10", "11", "12", "2", "5", "card.json"]
 
 
 def test_a_failed_export_leaves_no_version_behind(tmp_path, monkeypatch):
