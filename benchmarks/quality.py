@@ -228,6 +228,16 @@ def run_toy(setup, seeds, variants, workers, threads, log_path=None, resume=Fals
     return records
 
 
+def _busy_seconds(records):
+    """Length of the union of the runs' [started_at, finished_at] intervals."""
+    total, end = 0.0, -math.inf
+    for start, finish in sorted((r["started_at"], r["finished_at"]) for r in records):
+        if finish > end:
+            total += finish - max(start, end)
+            end = finish
+    return total
+
+
 def _fmt(mean, stderr, digits, suffix=""):
     if mean is None or math.isnan(mean):
         return "n/a"
@@ -280,7 +290,7 @@ def toy_table(records, variants, setup, seeds_wanted):
         lines.append(f"| {name} (PacGAN paper) | 10 | " + " | ".join(cells) + " | |")
     n_runs = len(records)
     total = sum(r["seconds"] for r in records)
-    span = (max(r["finished_at"] for r in records) - min(r["started_at"] for r in records)) if records else 0
+    busy = _busy_seconds(records)
     if finished == asked:
         status = f"all {len(whole)} seeds ({whole[0]}..{whole[-1]})"
     else:
@@ -302,7 +312,8 @@ def toy_table(records, variants, setup, seeds_wanted):
         "",
     ] + [f"- {line}" for line in setup.describe()] + [
         f"- {n_runs} runs in the table, {total / 60:.1f} min of run time in total (sum over runs, each on one "
-        f"CPU thread), {span / 60:.1f} min from the first run's start to the last one's end.",
+        f"CPU thread), {busy / 60:.1f} min of wall time with at least one run going (the union of the "
+        f"runs' start-to-end intervals, so pauses between resumed sittings do not count).",
         "",
         f"PacGAN rows: published, not rerun here (Lin et al. 2018; the table of the authors' "
         f"repository github.com/fjxmlzn/PacGAN, synthetic_data_experiments/results/Table1.png, "

@@ -103,3 +103,10 @@ def test_quick_mnist_table(capsys):
         else:
             low, high = (number(c.strip()) for c in cells[4].split("/"))
             assert 0 <= low <= 10.0 <= high <= 100 and cells[5] == "—"
+
+
+def test_busy_time_is_the_union_of_the_run_intervals():
+    runs = [(0, 10), (5, 12), (100, 130), (110, 120)]  # two sittings, overlapping workers
+    records = [{"started_at": a, "finished_at": b} for a, b in runs]
+    assert quality._busy_seconds(records) == (12 - 0) + (130 - 100)
+    assert quality._busy_seconds([]) == 0
