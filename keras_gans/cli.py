@@ -302,10 +302,13 @@ def training_record(gan, run_json=None):
     record = json.loads(Path(run_json).read_text()) if run_json and Path(run_json).exists() else {}
     init = (record.get("config") or {}).get("init")
     if init:
-        # A fine-tuned generator: what its starting point's card says of how that was trained.
-        card = Path(init).parent / "card.json"
+        # A fine-tuned generator: how its starting point was trained, from the card beside
+        # a shipped .keras file or the run record beside a run's model.keras.
+        card, run = Path(init).parent / "card.json", Path(init).parent / "run.json"
         if card.exists():
             record["init_training"] = json.loads(card.read_text()).get("training")
+        elif run.exists():
+            record["init_training"] = json.loads(run.read_text())
     record["generator_steps"] = int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else 0
     record["discriminator_steps"] = int(gan.d_optimizer.iterations.numpy()) if gan.d_optimizer else 0
     if gan.d_optimizer is not None:

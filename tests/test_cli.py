@@ -164,6 +164,15 @@ def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_pat
     training = card["training"]  # the latest version's, also under card["versions"]["3"]
     assert training["config"]["init"] == str(init) and training["generator_steps"] == 5
     assert training["init_training"]["generator_steps"] == 2
+    # From a run folder's model.keras, the run record beside it.
+    again = tmp_path / "again"
+    cli.main(["train", "vanilla_gan", *ring, "--steps-per-epoch", "1", "--init", str(tuned / "model.keras"),
+              "--out", str(again)])
+    cli.main(["export", str(again), "--to", str(shipped)])
+    training = json.loads((shipped / "card.json").read_text())["training"]
+    assert training["init_training"] == json.loads((tuned / "run.json").read_text())
+    assert training["init_training"]["config"]["init"] == str(init)
+    assert training["generator_steps"] == 6
 
     # Flags that would make another model, another family or other data are refused up front.
     expect_error(["train", "vanilla_gan", *ring, "--init", str(init), "--hidden", "16", "--out", str(tmp_path / "a")],
