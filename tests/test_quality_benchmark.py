@@ -110,3 +110,25 @@ def test_busy_time_is_the_union_of_the_run_intervals():
     records = [{"started_at": a, "finished_at": b} for a, b in runs]
     assert quality._busy_seconds(records) == (12 - 0) + (130 - 100)
     assert quality._busy_seconds([]) == 0
+
+
+def test_targets_table_says_which_targets_are_met():
+    def run(mixture, variant, modes, hq):
+        return {"mixture": mixture, "variant": variant, "modes_captured": modes, "high_quality_percent": hq}
+
+    records = [run("ring8", "A", 8, 97.0), run("ring8", "A", 8, 96.0), run("ring8", "B", 7, 99.0),
+               run("grid25", "A", 24, 95.0), run("grid25", "B", 25, 90.0)]
+    real = {"name": "real", "inception_score": 9.6, "fid": 0.03, "label_accuracy": 0.992,
+            "min_class_fraction": 0.09, "max_class_fraction": 0.11}
+    cgan = {"name": "cgan", "inception_score": 9.2, "fid": 0.08, "label_accuracy": 0.96}
+    dcgan = {"name": "dcgan", "inception_score": 6.0, "fid": 2.4, "min_class_fraction": 0.071, "max_class_fraction": 0.129}
+    rows = table_rows("## Targets\n\n" + quality.targets_table([real, cgan, dcgan], records, ["A", "B"]), "## Targets")
+    rows.pop("Target")
+    assert rows["ring8: >= 8 modes with >= 96 % high quality (mean of the seeds)"] == ["A: 8.0 modes, 96.5 %", "yes"]
+    # B covers the grid's modes but has too few high-quality samples.
+    assert rows["grid25: >= 24.9 modes with >= 94 % high quality (mean of the seeds)"] == ["B: 25.0 modes, 90.0 %", "**no**"]
+    assert rows["MNIST classifier accuracy on the real test split >= 99.0 %"] == ["99.20 %", "yes"]
+    assert rows["best generator's MNIST IS within 0.5 of the real data's"] == ["cgan: 9.20 vs 9.60", "yes"]
+    assert rows["best generator's MNIST FID within 3x the real-vs-real floor"] == ["cgan: 0.080 vs 3 x 0.030 = 0.090", "yes"]
+    assert rows["cGAN label accuracy >= 97 %"] == ["cgan: 96.00 %", "**no**"]
+    assert rows["every digit class between 7 % and 13 % of an unconditional generator's samples"][1] == "yes"
