@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gzip
-import hashlib
 import json
 import os
 import platform
@@ -33,49 +31,12 @@ _FILES = {
 }
 
 
-def read_idx(path: str) -> np.ndarray:
-    """A uint8 array from an IDX file (gzipped or not): big-endian header, then raw bytes."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    magic = int.from_bytes(data[:4], "big")
-    if magic >> 8 != 0x08:  # 0x08 = unsigned byte data
-        raise ValueError(f"{path}: not a uint8 IDX file (magic {magic:#010x}).")
-    ndim = magic & 0xFF
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    array = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
-    if array.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: header says {shape} but holds {array.size} values.")
-    return array.reshape(shape)
-
-
 def load_split(mnist_dir: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images uint8 [N, 28, 28(, 1)], labels [N]) of one MNIST split from IDX .gz files.
+    """(images uint8 [N, 28, 28, 1], labels int64 [N]) of one MNIST split, by the project's loader."""
+    from keras_gans.data import load_arrays
 
-    Uses the project's loader (`keras_gans.data.load_arrays`) when it is there, else parses
-    the IDX files here.
-    """
-    try:
-        from keras_gans.data import load_arrays
-    except ImportError:
-        load_arrays = None
-    if load_arrays is not None:
-        images, labels = load_arrays(mnist_dir, split=split)
-        return images, labels.astype(np.int64)
-    image_file, label_file = _FILES[split]
-    images = read_idx(os.path.join(mnist_dir, image_file))
-    labels = read_idx(os.path.join(mnist_dir, label_file)).astype(np.int64)
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{split}: {images.shape[0]} images but {labels.shape[0]} labels.")
-    return images, labels
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    images, labels = load_arrays(mnist_dir, split=split)
+    return images, labels.astype(np.int64)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -96,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     import tensorflow as tf
 
     from keras_gans import metrics
+    from keras_gans.evaluation import file_sha256
 
     x_train, y_train = load_split(args.mnist, "train")
     x_test, y_test = load_split(args.mnist, "test")
@@ -129,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
                    "(keras_gans.metrics.MNISTClassifier); not a served model.",
         "file": "classifier.keras",
         "file_bytes": os.path.getsize(path),
-        "file_sha256": _sha256(path),
+        "file_sha256": file_sha256(path),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "architecture": "conv3x3(32)-BN-ReLU-maxpool, conv3x3(64)-BN-ReLU-maxpool, "

@@ -66,6 +66,7 @@ __all__ = [
     "memorisation_check",
     "resolve_model",
     "update_card",
+    "file_sha256",
     "main",
 ]
 
@@ -778,7 +779,8 @@ def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike |
     }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (cards record it for the files they name)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -917,7 +919,7 @@ def main(argv=None) -> int:
         "wall_time_seconds": round(time.time() - started, 1),
         "source": {"kind": info["kind"], "path": info["path"], "version": info["version"]},
         "dataset": {"path": str(args.dataset), "split": args.split, "num_images": int(len(real_images))},
-        "classifier": {"path": str(classifier_path), "sha256": _sha256(classifier_path)},
+        "classifier": {"path": str(classifier_path), "sha256": file_sha256(classifier_path)},
         "scores": {key: score.to_dict() for key, score in scores.items()},
         "real": None if real is None else {key: score.to_dict() for key, score in real.items()},
     }

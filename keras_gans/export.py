@@ -387,9 +387,9 @@ def write_card(gan, base_path, version, max_num_samples, training=None, metrics=
     # The top-level "training" and "metrics" describe the latest version: an older
     # version's numbers must not stand for a new one (they stay under "versions").
     if int(version) == card["latest_version"]:
-        for key, value in (("training", training), ("metrics", metrics)):
-            if value is not None:
-                card[key] = _jsonable(value)
+        for key in ("training", "metrics"):
+            if versions[str(version)][key] is not None:
+                card[key] = versions[str(version)][key]
             else:
                 card.pop(key, None)
     _write_json_atomically(card, path)

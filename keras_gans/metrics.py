@@ -555,10 +555,7 @@ def compute_features(extractor: FeatureExtractor, images: Any, batch_size: int =
     Example:
         real = compute_features(clf, test_images)
     """
-    chunks = [np.asarray(extractor.features(b)) for b in _image_batches(images, batch_size)]
-    if not chunks:
-        raise ValueError("images is empty: nothing to compute features of.")
-    return np.concatenate(chunks)
+    return _map_batches(extractor.features, images, batch_size, "features")
 
 
 def compute_probabilities(
@@ -569,9 +566,14 @@ def compute_probabilities(
     Example:
         probs = compute_probabilities(clf, fake_images)
     """
-    chunks = [np.asarray(extractor.probabilities(b)) for b in _image_batches(images, batch_size)]
+    return _map_batches(extractor.probabilities, images, batch_size, "probabilities")
+
+
+def _map_batches(fn, images: Any, batch_size: int, what: str) -> np.ndarray:
+    """`fn` of each chunk of `images`, concatenated; an error names `what` when there is none."""
+    chunks = [np.asarray(fn(batch)) for batch in _image_batches(images, batch_size)]
     if not chunks:
-        raise ValueError("images is empty: nothing to compute probabilities of.")
+        raise ValueError(f"images is empty: nothing to compute {what} of.")
     return np.concatenate(chunks)
 
 

@@ -1,7 +1,6 @@
 """Tests of keras_gans.metrics against independent NumPy/SciPy computations and known values."""
 
 import glob
-import gzip
 import math
 import os
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from keras_gans import metrics
+from keras_gans import data, metrics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLASSIFIER = os.path.join(ROOT, "saved_models", "mnist_classifier", "classifier.keras")
@@ -56,14 +55,6 @@ def correlated_activations(rng, n, d, shift=0.0, scale=1.0):
 def sample_mixture(rng, centres, sigma, n):
     components = rng.integers(len(centres), size=n)
     return centres[components] + sigma * rng.normal(size=(n, centres.shape[1]))
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
 # --------------------------------------------------------------------------- FID
@@ -325,7 +316,7 @@ def test_shipped_classifier_accuracy_on_real_test_subset():
     labels_path = _subset_file("*labels*idx1*.gz")
     if images_path is None or labels_path is None:
         pytest.skip(f"no MNIST test subset (IDX .gz images and labels) in {MNIST_SUBSET}")
-    images, labels = read_idx(images_path), read_idx(labels_path).astype(np.int64)
+    images, labels = data.read_idx(images_path), data.read_idx(labels_path).astype(np.int64)
     assert len(images) == len(labels) >= 1000
     score = metrics.MNISTClassifier.load(CLASSIFIER).accuracy(images, labels)
     assert score.value >= 0.99, f"shipped classifier: {score}"
