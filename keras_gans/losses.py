@@ -174,6 +174,38 @@ _LOSSES = {
 }
 
 
+def serialize(loss):
+    """A JSON-able form of a `LossPair` that `deserialize` turns back into it.
+
+    A registered game is saved by its name; any other pair as its two functions (each
+    must be registered with `keras.saving.register_keras_serializable`) and its
+    `probabilities` flag, so `d_real`/`d_fake` report the same thing after loading.
+    """
+    loss = get(loss)
+    for name, pair in _LOSSES.items():
+        if tuple(pair) == tuple(loss):
+            return name
+    return {
+        "discriminator": keras.saving.serialize_keras_object(loss.discriminator),
+        "generator": keras.saving.serialize_keras_object(loss.generator),
+        "probabilities": bool(loss.probabilities),
+    }
+
+
+def deserialize(config):
+    """The `LossPair` of a `serialize` result (or of a name)."""
+    if isinstance(config, str):
+        return get(config)
+    if isinstance(config, dict):
+        return LossPair(
+            keras.saving.deserialize_keras_object(config["discriminator"]),
+            keras.saving.deserialize_keras_object(config["generator"]),
+            bool(config["probabilities"]),
+        )
+    # Models saved before the flag was kept: a [discriminator, generator] list.
+    return get(tuple(keras.saving.deserialize_keras_object(fn) for fn in config))
+
+
 def names():
     """The names `get` knows, sorted."""
     return sorted(_LOSSES)
