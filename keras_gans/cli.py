@@ -165,6 +165,9 @@ def _load_init(args, image_shape, num_classes):
             f"num_classes={gan.num_classes}; {args.dataset} has shape {tuple(image_shape)} and "
             f"num_classes={num_classes}."
         )
+    if gan.precision != args.precision:
+        # Fine-tuning in another precision: same weights and optimizer state, new layers.
+        gan = gan.with_precision(args.precision)
     if gan.d_optimizer is None or gan.g_optimizer is None:
         _compile(gan, args)
     elif args.lr is not None:
@@ -229,8 +232,17 @@ def cmd_train(args):
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    if args.precision != "float32":
-        keras.mixed_precision.set_global_policy(args.precision)
+    # The policy is global: set for this run only, so a caller in the same process (a
+    # test, a notebook) gets its own back.
+    with kg.models.precision_scope(args.precision):
+        _train(args, previous, started)
+
+
+def _train(args, previous, started):
+    import keras
+
+    import keras_gans as kg
+
     strategy = kg.distribute.get_strategy(args.strategy)
     cls = kg.models.get(args.model)
     conditional = cls is kg.models.ConditionalGAN

@@ -4,7 +4,8 @@ With `TF_CONFIG` set, it is one worker of a `MultiWorkerMirroredStrategy` cluste
 it is the single-process reference run on the same global batches. Either way it trains a
 tiny GAN for a few steps with `model.fit` and saves, to an `.npz`:
 `weight_<i>` (the GAN's weights), `optimizer_<i>` (both optimizers' variables),
-`history_<name>` (the logged metrics), `weight_names` and `replicas` (replicas in sync).
+`history_<name>` (the logged metrics), `weight_names`, `replicas` (replicas in sync) and
+`d_iterations` (discriminator updates applied).
 
 Run as: `python -m tests.multiworker_worker OUT.npz --family vanilla --steps 3 --batch 64`.
 """
@@ -20,6 +21,8 @@ def _parse(argv):
     parser.add_argument("--family", choices=("vanilla", "dcgan"), default="vanilla")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=64, help="global batch size")
+    parser.add_argument("--overflow-worker", type=int, default=None,
+                        help="train in mixed_float16, with this worker's data x 3000 (float16 overflow)")
     return parser.parse_args(argv)
 
 
@@ -67,19 +70,24 @@ def main(argv=None):
     else:
         strategy = tf.distribute.get_strategy()
 
+    data = _data(kg, tf, args.family, args.batch, args.steps)
+    if args.overflow_worker is not None:
+        import keras
+
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        if strategy.cluster_resolver.task_id == args.overflow_worker:
+            data = data.map(lambda x: x * 3000.0)
     with strategy.scope():
         gan = _build(kg, args.family)
         gan.compile()
-    history = gan.fit(
-        _data(kg, tf, args.family, args.batch, args.steps),
-        epochs=1, steps_per_epoch=args.steps, verbose=0,
-    )
+    history = gan.fit(data, epochs=1, steps_per_epoch=args.steps, verbose=0)
     arrays = {f"weight_{i}": v.numpy() for i, v in enumerate(gan.weights)}
     arrays["weight_names"] = np.array([v.path for v in gan.weights])
     optimizer_vars = gan.d_optimizer.variables + gan.g_optimizer.variables
     arrays.update({f"optimizer_{i}": v.numpy() for i, v in enumerate(optimizer_vars)})
     arrays.update({f"history_{k}": np.ravel(v) for k, v in history.history.items()})
     arrays["replicas"] = np.array(strategy.num_replicas_in_sync)
+    arrays["d_iterations"] = np.array(gan.d_optimizer.iterations.numpy())
     np.savez(args.out, **arrays)
     return 0
 

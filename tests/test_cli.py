@@ -142,6 +142,23 @@ def test_folder_with_checkpoints_but_no_record(tmp_path):
     expect_error(["train", "dcgan", "--dataset", SUBSET, "--out", str(tmp_path)], "another run's files", "backup")
 
 
+def test_fine_tune_in_another_precision_keeps_weights_and_optimizer_state(tmp_path):
+    ring = ["--dataset", "ring8", "--batch-size", "50", "--verbose", "0"]
+    first, tuned = tmp_path / "first", tmp_path / "tuned"
+    cli.main(["train", "vanilla_gan", *ring, "--hidden", "8", "--steps-per-epoch", "2", "--seed", "1",
+              "--out", str(first)])
+    cli.main(["train", "vanilla_gan", *ring, "--steps-per-epoch", "1", "--init", str(first / "model.keras"),
+              "--lr", "0", "--precision", "mixed_float16", "--out", str(tuned)])
+    assert keras.mixed_precision.global_policy().name == "float32"  # the run's policy was its own
+    start, end = keras.models.load_model(first / "model.keras"), keras.models.load_model(tuned / "model.keras")
+    assert (start.precision, end.precision) == ("float32", "mixed_float16")
+    assert isinstance(end.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    for a, b in zip(start.generator.get_weights(), end.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)  # learning rate 0
+    assert int(end.g_optimizer.iterations.numpy()) == 2 + 1
+    assert int(end.train_steps.numpy()) == 3
+
+
 def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_path):
     ring = ["--dataset", "ring8", "--batch-size", "50", "--verbose", "0"]
     first, shipped = tmp_path / "first", tmp_path / "saved" / "ring_gan"

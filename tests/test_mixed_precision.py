@@ -18,6 +18,7 @@ import pytest
 import tensorflow as tf
 
 import keras_gans as kg
+from tests import harness
 
 LOW = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 TOY = dict(image_shape=(2,), latent_dim=2, g_hidden=(16,), d_hidden=(16,), seed=3)
@@ -67,7 +68,7 @@ def test_dtypes_and_loss_scale_optimizers(policy):
     # 16-bit computation inside, float32 everywhere it leaves the networks.
     assert gan.generator.get_layer("deconv_0").compute_dtype == LOW[policy]
     assert gan.discriminator.get_layer("conv_1").compute_dtype == LOW[policy]
-    assert {v.dtype for v in gan.weights} == {"float32"}
+    assert {v.dtype for v in gan.generator.weights + gan.discriminator.weights} == {"float32"}
     images = gan.generator(tf.random.normal([4, 4]), training=True)
     assert images.dtype == tf.float32
     assert float(tf.reduce_max(tf.abs(images))) <= 1.0
@@ -199,3 +200,97 @@ def test_short_run_stays_finite(policy, cls, init_kwargs):
             assert int(optimizer.iterations) >= 1
         else:
             assert int(optimizer.iterations) == updates
+
+
+# ----- replicas: an overflow anywhere skips the step everywhere ---------------------
+
+
+@pytest.mark.parametrize("replica", [0, 1])
+def test_an_overflow_on_any_replica_skips_the_step_on_every_replica(mirrored, replica):
+    # LossScaleOptimizer decides from replica 0's gradients; they must first be shared.
+    # Rows x 3000 make the discriminator's float16 activations overflow on one replica.
+    with global_policy("mixed_float16"):
+        with mirrored.scope():
+            gan = kg.models.VanillaGAN(**TOY)
+            gan.compile()
+        x = _data((2,), 16)
+        x[replica * 8 : (replica + 1) * 8] *= 3000.0
+        gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(16), epochs=1, verbose=0)
+    for network in (gan.discriminator, gan.generator):
+        for v in network.weights:
+            assert np.all(np.isfinite(v.numpy())), v.path
+    # Skipped (not applied) on both replicas: no update, the scale halved once.
+    assert int(gan.d_optimizer.iterations.numpy()) == 0
+    assert float(gan.d_optimizer.dynamic_scale.numpy()) == gan.d_optimizer.initial_scale / 2
+    for local in mirrored.experimental_local_results(gan.discriminator.weights[0]):
+        np.testing.assert_array_equal(local.numpy(), gan.discriminator.weights[0].numpy())
+
+
+# ----- a saved GAN keeps its precision ----------------------------------------------
+
+
+def _fit_a_little(gan, seed=0):
+    """Two steps."""
+    batch = 8 * gan.d_steps * gan.pack
+    data = tf.data.Dataset.from_tensor_slices(_data(gan.image_shape, 2 * batch, seed)).batch(batch)
+    gan.fit(data, epochs=1, verbose=0)
+
+
+def _computes(gan):
+    return {layer.compute_dtype for layer in gan.generator.layers + gan.discriminator.layers}
+
+
+@pytest.mark.parametrize(
+    "trained, loaded", [("mixed_float16", "float32"), ("float32", "mixed_float16"), ("mixed_bfloat16", "float32")]
+)
+def test_a_saved_gan_loads_in_the_precision_it_was_trained_in(trained, loaded, tmp_path, recwarn):
+    with global_policy(trained):
+        gan = kg.models.DCGAN(**TINY_IMAGE)
+        gan.compile()
+        _fit_a_little(gan)
+        path = tmp_path / "gan.keras"
+        gan.save(path)
+    with global_policy(loaded):
+        back = keras.models.load_model(path)
+    assert back.precision == gan.precision == trained
+    assert _computes(back) == _computes(gan)
+    assert type(back.d_optimizer) is type(gan.d_optimizer)
+    assert not [w for w in recwarn if "Skipping variable loading" in str(w.message)]
+    for a, b in zip(gan.d_optimizer.variables + gan.g_optimizer.variables, back.d_optimizer.variables + back.g_optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    np.testing.assert_array_equal(back.sample(3, seed=1), gan.sample(3, seed=1))
+
+
+@pytest.mark.parametrize("source, target", [("float32", "mixed_float16"), ("mixed_float16", "float32")])
+def test_with_precision_keeps_weights_steps_and_optimizer_state(source, target):
+    with global_policy(source):
+        gan = kg.models.WGANGP(**TOY)
+        gan.compile()
+        _fit_a_little(gan)
+    twin = gan.with_precision(target)
+    assert twin.precision == target and gan.precision == source
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert isinstance(twin.d_optimizer, keras.optimizers.LossScaleOptimizer) == (target == "mixed_float16")
+    harness.assert_all_close(harness.weights(twin), harness.weights(gan))
+    inner = lambda o: getattr(o, "inner_optimizer", o)  # noqa: E731
+    for a, b in zip(inner(gan.d_optimizer).variables, inner(twin.d_optimizer).variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(twin.g_optimizer.iterations.numpy()) == int(gan.g_optimizer.iterations.numpy()) > 0
+    assert (twin.d_steps, twin.gp_weight) == (gan.d_steps, gan.gp_weight)
+    _fit_a_little(twin, seed=1)  # and it trains on
+    assert int(twin.train_steps.numpy()) == 4
+
+
+def test_the_loss_scale_does_not_stop_the_noise():
+    # A skipped (overflowing) step leaves the optimizer's iterations where they were; the
+    # GAN's own step counter still moves, so the next step draws new z. With learning
+    # rate 0 the losses of one batch differ between steps only through z.
+    gan = kg.models.VanillaGAN(**TOY)
+    optimizers = [keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.0), initial_scale=float("inf")) for _ in range(2)]
+    gan.compile(*optimizers)
+    x = _data((2,), 16)
+    history = gan.fit(tf.data.Dataset.from_tensor_slices(x).batch(16).repeat(3), epochs=3, steps_per_epoch=1, verbose=0)
+    assert int(gan.d_optimizer.iterations.numpy()) == 0  # every step skipped: an infinite scale overflows every gradient
+    assert int(gan.train_steps.numpy()) == 3
+    d_loss = history.history["d_loss"]
+    assert len(set(d_loss)) == 3, d_loss

@@ -140,3 +140,32 @@ def test_two_workers_end_identical_and_match_one_device(family, tmp_path):
         np.testing.assert_allclose(hist0[name], hist_single[name], atol=1e-5, rtol=0)
 
     assert int(opt0[0]) == STEPS  # the discriminator optimizer's iterations: every step ran
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("worker", [0, 1])
+def test_a_float16_overflow_on_one_worker_skips_the_step_on_both(worker, tmp_path):
+    # Keras' LossScaleOptimizer decides from the first replica's own gradients; without a
+    # shared verdict, the worker whose data overflows would apply inf/NaN (worker 1) or
+    # the other would apply a step its peer skipped.
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    args = ["--steps", "2", "--batch", "32", "--overflow-worker", str(worker)]
+    jobs = [
+        (
+            f"worker{i}",
+            _env({"cluster": cluster, "task": {"type": "worker", "index": i}}),
+            [str(tmp_path / f"worker{i}.npz"), *args],
+        )
+        for i in range(2)
+    ]
+    _run_all(jobs, tmp_path)
+    results = [np.load(tmp_path / f"worker{i}.npz") for i in range(2)]
+    for data in results:
+        assert int(data["d_iterations"]) == 0  # both steps skipped, on both workers
+        for key in data.files:
+            if key.startswith("weight_") and key != "weight_names":
+                assert np.all(np.isfinite(data[key])), key
+    names = [k for k in results[0].files if k.startswith(("weight_", "optimizer_")) and k != "weight_names"]
+    for key in names:
+        np.testing.assert_array_equal(results[0][key], results[1][key], err_msg=key)

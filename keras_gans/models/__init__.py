@@ -4,11 +4,12 @@ Example:
     gan = kg.models.get("dcgan")(image_shape=(28, 28, 1))
 """
 
-from keras_gans.models.base import GAN, FamilyGAN, latent_from_seed, to_uint8
+from keras_gans.models.base import GAN, FamilyGAN, latent_from_seed, precision_scope, to_uint8
 from keras_gans.models.conditional import ConditionalGAN
 from keras_gans.models.dcgan import DCGAN
+from keras_gans.models.spectral import SpectralNormalization
 from keras_gans.models.vanilla import VanillaGAN
-from keras_gans.models.wgan import WGAN, WGANGP
+from keras_gans.models.wgan import WGAN, WGANGP, TorchRMSprop
 
 FAMILIES = {
     cls.family: cls for cls in (VanillaGAN, DCGAN, ConditionalGAN, WGAN, WGANGP)
@@ -23,6 +24,6 @@ def get(name):
 
 
 __all__ = [
-    "GAN", "FamilyGAN", "VanillaGAN", "DCGAN", "ConditionalGAN", "WGAN", "WGANGP",
-    "FAMILIES", "get", "latent_from_seed", "to_uint8",
+    "GAN", "FamilyGAN", "VanillaGAN", "DCGAN", "ConditionalGAN", "WGAN", "WGANGP", "TorchRMSprop",
+    "SpectralNormalization", "FAMILIES", "get", "latent_from_seed", "precision_scope", "to_uint8",
 ]

@@ -5,6 +5,7 @@ Every family (vanilla, DCGAN, conditional, WGAN, WGAN-GP) is this class with its
 networks and its paper's defaults; the algorithm exists once, in `train_step`.
 """
 
+import contextlib
 import secrets
 
 import keras
@@ -36,10 +37,59 @@ def _is_multi_worker(strategy):
     )
 
 
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def precision_scope(precision):
+    """Builds layers under the Keras dtype policy `precision`, then restores the global one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.")
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield precision
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
 def _check_positive_int(value, name, minimum=1):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
     return int(value)
+
+
+def _raise_if_not_multiple(size, rows, message):
+    """A ValueError for a batch size known before anything runs that is not a multiple of rows."""
+    if size is not None and size % rows:
+        raise ValueError(
+            f"{message}; got a batch of {size}. Batch the data by a multiple of {rows} "
+            "(with drop_remainder=True)."
+        )
+
+
+def _non_finite_on_every_replica_if_on_one(grads):
+    """Gradients made non-finite on every replica when they are on any one.
+
+    Keras 3.15's LossScaleOptimizer decides whether to apply a step from replica 0's
+    gradients alone (loss_scale_optimizer.py, `_tf_apply`: "grads is all-reduced across
+    replicas"), but under a tf.distribute strategy `apply` receives each replica's own,
+    not yet summed gradients: an overflow on replica 1 would be applied, writing inf/NaN
+    into the weights. Sharing one verdict through an all-reduce makes every replica (and
+    worker) skip the step, and halve the loss scale, together.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return grads
+    present = [g for g in grads if g is not None]
+    non_finite = tf.add_n(
+        [tf.reduce_sum(tf.cast(tf.logical_not(tf.math.is_finite(g)), tf.float32)) for g in present]
+    )
+    anywhere = ctx.all_reduce(tf.distribute.ReduceOp.SUM, non_finite) > 0
+    return [
+        None if g is None else tf.where(anywhere, tf.constant(float("nan"), g.dtype), g)
+        for g in grads
+    ]
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -105,6 +155,20 @@ class GAN(keras.Model):
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
         self.d_fake_tracker = keras.metrics.Mean(name="d_fake")
         self.gp_tracker = keras.metrics.Mean(name="gp")
+        # The GAN's own clock for its training noise: one tick per train_step, skipped
+        # loss-scaled updates and re-compiled optimizers included (an optimizer's
+        # `iterations` stands still on the first and restarts on the second, which
+        # would replay z). Saved with the model, so a resumed run draws fresh noise.
+        self.train_steps = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, autocast=False,
+            aggregation="only_first_replica", name="train_steps",
+        )
+        # Batches seen by the current evaluate() run: batch i of every evaluation of
+        # the same data uses the same z. Not saved.
+        self.eval_batches = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, autocast=False,
+            aggregation="only_first_replica", name="eval_batches",
+        )
         self.d_optimizer = None
         self.g_optimizer = None
         self.gan_loss = None
@@ -180,7 +244,6 @@ class GAN(keras.Model):
             d_optimizer, g_optimizer = self.default_optimizers()
         loss = self.default_loss if loss is None else loss
         self.gan_loss = losses_lib.get(loss)
-        self._loss_config = loss
         self.d_steps = _check_positive_int(
             self.default_d_steps if d_steps is None else d_steps, "d_steps"
         )
@@ -220,13 +283,10 @@ class GAN(keras.Model):
     def get_compile_config(self):
         if self.d_optimizer is None:
             return {}
-        loss = self._loss_config
-        if not isinstance(loss, str):
-            loss = [keras.saving.serialize_keras_object(fn) for fn in loss[:2]]
         return {
             "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
             "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
-            "loss": loss,
+            "loss": losses_lib.serialize(self.gan_loss),
             "d_steps": self.d_steps,
             "gp_weight": self.gp_weight,
             "clip_value": self.clip_value,
@@ -236,10 +296,7 @@ class GAN(keras.Model):
         config = dict(config)
         for key in ("d_optimizer", "g_optimizer"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
-        if not isinstance(config["loss"], str):
-            config["loss"] = tuple(
-                keras.saving.deserialize_keras_object(fn) for fn in config["loss"]
-            )
+        config["loss"] = losses_lib.deserialize(config["loss"])
         self.compile(**config)
 
     @property
@@ -307,21 +364,112 @@ class GAN(keras.Model):
                 f"Call compile() on the {type(self).__name__} before fit(): it needs "
                 "d_optimizer and g_optimizer (or neither, for the paper defaults)."
             )
-        data = args[0] if args else kwargs.get("x")
-        labels = args[1] if len(args) > 1 else kwargs.get("y")
-        if self.num_classes is not None and isinstance(labels, (np.ndarray, list)):
-            self.check_labels(np.ravel(labels), np.size(labels))
-        if isinstance(data, tf.data.Dataset):
+        args, kwargs = self._checked_inputs(args, kwargs, self.d_steps)
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self._checked_validation(kwargs["validation_data"])
+        if isinstance(args[0] if args else kwargs.get("x"), tf.data.Dataset):
             # A dataset comes shuffled (or not) by its pipeline; Keras warns otherwise.
             kwargs.setdefault("shuffle", False)
         return super().fit(*args, **kwargs)
 
-    def _split_data(self, data):
-        """(images, labels or None, label checks) from what fit gives train_step.
+    def evaluate(self, *args, **kwargs):
+        """Reports the training objective on data (`d_loss` with the penalty, `g_loss`,
+        `d_real`, `d_fake`, `gp`) without updating anything; batch i of every evaluation
+        draws the same z, so two evaluations of the same data agree."""
+        args, kwargs = self._checked_inputs(args, kwargs, 1)
+        self.eval_batches.assign(0)
+        return super().evaluate(*args, **kwargs)
 
-        Shapes are checked when the step is traced; label values by assertions that
-        the whole step waits on, so a bad batch fails before any update.
-        """
+    # Every check on the values of a batch runs twice: in the input pipeline, before the
+    # step (tf.data is never compiled by XLA), and inside the step. Keras 3.15 compiles
+    # the step with XLA when jit_compile is True, and "auto" means True on a GPU without
+    # a strategy; XLA drops tf.debugging assertions, so only the first check holds there.
+
+    def _checked_inputs(self, args, kwargs, d_steps):
+        """fit/evaluate arguments with a tf.data input wrapped in the batch checks, and
+        array inputs checked now, before any step runs."""
+        args = list(args)
+        data = args[0] if args else kwargs.get("x")
+        labels = args[1] if len(args) > 1 else kwargs.get("y")
+        if isinstance(data, tf.data.Dataset):
+            checked = self._checked_dataset(data, d_steps)
+            if args:
+                args[0] = checked
+            else:
+                kwargs["x"] = checked
+        elif isinstance(data, (np.ndarray, list)):
+            batch_size = kwargs.get("batch_size") or (args[2] if len(args) > 2 else None) or 32
+            self._check_arrays(np.asarray(data), labels, d_steps, batch_size)
+        return tuple(args), kwargs
+
+    def _checked_validation(self, validation_data):
+        if isinstance(validation_data, tf.data.Dataset):
+            return self._checked_dataset(validation_data, 1)
+        return validation_data
+
+    def _batch_rows(self, d_steps):
+        """How many examples each batch must be a multiple of: every replica's share
+        splits into d_steps minibatches of whole packs."""
+        return self.distribute_strategy.num_replicas_in_sync * d_steps * self.pack
+
+    def _batch_size_message(self, d_steps, replicas=None):
+        replicas = self.distribute_strategy.num_replicas_in_sync if replicas is None else replicas
+        k, pack = d_steps, self.pack
+        if replicas == 1:
+            return (
+                f"{type(self).__name__} splits each batch (per replica) into d_steps minibatches "
+                f"of packs of {pack} sample(s), so its size must be a multiple of "
+                f"d_steps * pack = {k} * {pack} = {k * pack}"
+            )
+        return (
+            f"{type(self).__name__} splits each batch into {replicas} replica shares, each into "
+            f"d_steps minibatches of packs of {pack} sample(s), so its size must be a multiple "
+            f"of replicas * d_steps * pack = {replicas} * {k} * {pack} = {replicas * k * pack}"
+        )
+
+    def _check_arrays(self, images, labels, d_steps, batch_size):
+        rows = self._batch_rows(d_steps)
+        sizes = {min(batch_size, len(images))} | ({len(images) % batch_size} - {0})
+        bad = sorted(size for size in sizes if size % rows)
+        if bad:
+            raise ValueError(
+                f"{self._batch_size_message(d_steps)}; {len(images)} examples in batches of "
+                f"{batch_size} give batch(es) of {bad}. Pass a batch_size and a number of "
+                f"examples that are multiples of {rows}."
+            )
+        if self.num_classes is not None and labels is not None:
+            labels = np.ravel(np.asarray(labels))
+            if labels.size != len(images):
+                raise ValueError(
+                    f"Training data has {labels.size} labels for {len(images)} images."
+                )
+            self.check_labels(labels, labels.size)
+
+    def _checked_dataset(self, dataset, d_steps):
+        """`dataset` with each batch checked as it is read: a bad batch stops fit with an
+        InvalidArgumentError before the step that would have used it. A batch size known
+        from the dataset's spec is checked now (a ValueError)."""
+        element_is_tuple = isinstance(dataset.element_spec, tuple)
+        rows = self._batch_rows(d_steps)
+        message = self._batch_size_message(d_steps)
+        spec = dataset.element_spec if element_is_tuple or isinstance(dataset.element_spec, dict) else (dataset.element_spec,)
+        images_spec, _ = self._unpack(spec)
+        _raise_if_not_multiple(images_spec.shape[0], rows, message)
+
+        def check(*element):
+            data = element if element_is_tuple else element[0]
+            images, labels = self._unpack(data)
+            size = tf.shape(images)[0]
+            checks = [tf.debugging.Assert(tf.equal(size % rows, 0), [message + ".", "got a batch of", size])]
+            checks += self._label_checks(images, labels)
+            with tf.control_dependencies(checks):
+                return tf.nest.map_structure(tf.identity, data)
+
+        return dataset.map(check)
+
+    def _unpack(self, data):
+        """(images, labels or None) from what fit gives train_step, with the shape and
+        label presence checked (a ValueError when the step is traced)."""
         if isinstance(data, dict):
             images, labels = data.get("images"), data.get("labels")
         elif isinstance(data, (tuple, list)):
@@ -336,24 +484,37 @@ class GAN(keras.Model):
                 f"generates and discriminates samples of shape {self.image_shape}."
             )
         if self.num_classes is None:
-            return tf.cast(images, tf.float32), None, []
+            return images, None
         if labels is None:
             raise ValueError(
                 f"{type(self).__name__} is conditional: fit it on (images, labels) pairs, "
                 "e.g. kg.data.load(..., labels=True); got images without labels."
             )
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-        checks = [
+        return images, labels
+
+    def _label_checks(self, images, labels):
+        """Assertions on the labels' count and range (none for an unconditional GAN)."""
+        if labels is None:
+            return []
+        labels = tf.reshape(labels, [-1])
+        return [
             tf.debugging.assert_equal(
                 tf.shape(labels)[0], tf.shape(images)[0],
                 message="Training data has a different number of labels than images.",
             ),
             tf.debugging.assert_non_negative(labels, message="Training labels must be >= 0."),
             tf.debugging.assert_less(
-                labels, self.num_classes,
+                labels, tf.cast(self.num_classes, labels.dtype),
                 message=f"Training labels must be < num_classes = {self.num_classes}.",
             ),
         ]
+
+    def _split_data(self, data):
+        """(float32 images, int32 labels or None, label checks) for a step."""
+        images, labels = self._unpack(data)
+        checks = self._label_checks(images, labels)
+        if labels is not None:
+            labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return tf.cast(images, tf.float32), labels, checks
 
     def _pack(self, samples):
@@ -411,30 +572,21 @@ class GAN(keras.Model):
 
     def train_step(self, data):
         real, labels, checks = self._split_data(data)
-        with tf.control_dependencies(checks + self._check_batch(real)):
+        with tf.control_dependencies(checks + self._check_batch(real, self.d_steps)):
             return self._train_step(real, labels)
 
-    def _check_batch(self, real):
-        """The batch must split into d_steps minibatches of whole packs.
+    def _check_batch(self, real, d_steps):
+        """A replica's share of the batch must split into d_steps minibatches of whole packs.
 
         A batch size known when the step is traced is checked then (a ValueError before
         anything runs); an unknown one by an assertion the whole step waits on.
         """
-        k, pack = self.d_steps, self.pack
-        message = (
-            f"{type(self).__name__} splits each batch (per replica) into d_steps minibatches "
-            f"of packs of {pack} sample(s), so its size must be a multiple of "
-            f"d_steps * pack = {k} * {pack} = {k * pack}"
-        )
-        size = real.shape[0]
-        if size is not None:
-            if size % (k * pack):
-                raise ValueError(
-                    f"{message}; got a batch of {size}. Batch the data by a multiple of "
-                    f"{k * pack} (with drop_remainder=True)."
-                )
+        rows = d_steps * self.pack
+        message = self._batch_size_message(d_steps, replicas=1)
+        _raise_if_not_multiple(real.shape[0], rows, message)
+        if real.shape[0] is not None:
             return []
-        return [tf.debugging.assert_equal(tf.shape(real)[0] % (k * pack), 0, message=message + ".")]
+        return [tf.debugging.assert_equal(tf.shape(real)[0] % rows, 0, message=message + ".")]
 
     def _train_step(self, real, labels):
         k = self.d_steps
@@ -442,7 +594,7 @@ class GAN(keras.Model):
         m = batch // k
         # 2k + 1 noise streams per iteration: z for each discriminator step, alpha for
         # each penalty, and z for the generator step.
-        stream = self.g_optimizer.iterations * (2 * k + 1)
+        stream = self.train_steps * (2 * k + 1)
 
         d_vars = self.discriminator.trainable_variables
         for j in range(k):
@@ -457,7 +609,7 @@ class GAN(keras.Model):
                     gp = self._gradient_penalty(real_j, fake, labels_j, stream + k + j)
                     d_loss = d_loss + self.gp_weight * gp
                 scaled = self._scaled_for_gradients(d_loss, self.d_optimizer)
-            self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
+            self._apply(self.d_optimizer, tape.gradient(scaled, d_vars), d_vars)
             if self.clip_value is not None:
                 # WGAN (Arjovsky et al., 2017, Algorithm 1, line 7): w <- clip(w, -c, c).
                 for var in d_vars:
@@ -474,9 +626,15 @@ class GAN(keras.Model):
             fake = self._generate_for_training(m, g_labels, stream + 2 * k)
             g_loss = self.gan_loss.generator(self.discriminate(fake, g_labels, training=True))
             scaled = self._scaled_for_gradients(g_loss, self.g_optimizer)
-        self.g_optimizer.apply(tape.gradient(scaled, g_vars), g_vars)
+        self._apply(self.g_optimizer, tape.gradient(scaled, g_vars), g_vars)
         self.g_loss_tracker.update_state(g_loss)
+        self.train_steps.assign_add(1)
         return self._logs()
+
+    def _apply(self, optimizer, grads, variables):
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = _non_finite_on_every_replica_if_on_one(grads)
+        optimizer.apply(grads, variables)
 
     def _gradient_penalty(self, real, fake, labels, stream):
         packed_real, packed_fake = self._pack(real), self._pack(tf.cast(fake, real.dtype))
@@ -491,21 +649,28 @@ class GAN(keras.Model):
         return losses_lib.gradient_penalty(critic, packed_real, packed_fake, alpha=alpha)
 
     def test_step(self, data):
-        """Evaluates the game on a batch without updating anything."""
+        """The training objective on a batch, without updating anything."""
         real, labels, checks = self._split_data(data)
-        with tf.control_dependencies(checks):
+        with tf.control_dependencies(checks + self._check_batch(real, 1)):
             return self._test_step(real, labels)
 
     def _test_step(self, real, labels):
-        n = tf.shape(real)[0]
-        z = tf.random.normal([n, self.latent_dim])
+        # Evaluation noise streams are negative, so they never meet training's.
+        stream = -2 * self.eval_batches - 1
+        z = self._noise("normal", [tf.shape(real)[0], self.latent_dim], stream)
         fake = self.generator(z if labels is None else [z, labels], training=False)
         real_out = self.discriminate(real, labels)
         fake_out = self.discriminate(fake, labels)
-        self.d_loss_tracker.update_state(self.gan_loss.discriminator(real_out, fake_out))
+        d_loss = self.gan_loss.discriminator(real_out, fake_out)
+        if self.gp_weight:
+            gp = self._gradient_penalty(real, fake, labels, stream - 1)
+            d_loss = d_loss + self.gp_weight * gp
+            self.gp_tracker.update_state(gp)
+        self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(self.gan_loss.generator(fake_out))
         self.d_real_tracker.update_state(self._report(real_out))
         self.d_fake_tracker.update_state(self._report(fake_out))
+        self.eval_batches.assign_add(1)
         return self._logs()
 
     def _logs(self):
@@ -518,6 +683,29 @@ class GAN(keras.Model):
         return logs
 
     # ----- serialization -------------------------------------------------------------
+
+    @property
+    def precision(self):
+        """The Keras dtype policy the networks compute in: "float32", "mixed_float16" or
+        "mixed_bfloat16" (their outputs and all variables are float32 in each)."""
+        computes = {
+            layer.compute_dtype for network in (self.generator, self.discriminator)
+            for layer in network.layers
+        }
+        for precision in ("mixed_float16", "mixed_bfloat16"):
+            if precision.removeprefix("mixed_") in computes:
+                return precision
+        return "float32"
+
+    def save_own_variables(self, store):
+        # train_steps only: eval_batches belongs to one evaluate() run.
+        store["0"] = self.train_steps
+
+    def load_own_variables(self, store):
+        # Files saved before the GAN had its own step counter hold no variable here; the
+        # counter then starts at 0.
+        if "0" in store:
+            self.train_steps.assign(store["0"])
 
     def get_config(self):
         return {
@@ -543,16 +731,63 @@ class FamilyGAN(GAN):
     """A GAN whose networks are built from a few arguments (a family of the zoo).
 
     Subclasses build their networks in `__init__`, pass them to `GAN.__init__`, then
-    call `self._remember(**arguments)`; `get_config` returns those arguments, so saving
-    stores the recipe and the weights, not the graph.
+    call `self._remember(**arguments)`; `get_config` returns those arguments and the
+    precision the networks were built in, so saving stores the recipe and the weights,
+    not the graph, and loading rebuilds the same networks under any global policy.
     """
+
+    # 2: "precision" recorded; norm="layer" normalises each example over (H, W, C).
+    config_version = 2
 
     def _remember(self, **arguments):
         self._family_config = arguments
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._family_config}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            **self._family_config,
+            "precision": self.precision,
+            "config_version": self.config_version,
+        }
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        config = dict(config)
+        if config.pop("config_version", 1) < 2 and config.get("norm") == "layer":
+            # Version 1 (keras-gans 0.1) meant LayerNormalization over the channels of
+            # each position; its models load with the layer they were trained with.
+            config["norm"] = "layer_channels"
+        precision = config.pop("precision", None)
+        if precision is None:  # version 1: the precision was not recorded
+            return cls(**config)
+        with precision_scope(precision):
+            return cls(**config)
+
+    def with_precision(self, precision):
+        """A copy computing in `precision`, with the same weights, training step count,
+        compile settings and optimizer state (moments and iterations; a fresh loss scale).
+
+        Example:
+            gan = keras.models.load_model("dcgan.keras").with_precision("mixed_float16")
+        """
+        config = dict(self.get_config(), precision=precision)
+        twin = type(self).from_config(config)
+        twin.set_weights(self.get_weights())
+        if self.d_optimizer is None:
+            return twin
+        inner = [_inner(o) for o in (self.d_optimizer, self.g_optimizer)]
+        twin.compile(
+            *(keras.optimizers.deserialize(keras.optimizers.serialize(o)) for o in inner),
+            loss=self.gan_loss, d_steps=self.d_steps, gp_weight=self.gp_weight,
+            clip_value=self.clip_value,
+        )
+        for source, target in zip(inner, (twin.d_optimizer, twin.g_optimizer)):
+            for a, b in zip(_inner(target).variables, source.variables):
+                a.assign(b)
+        return twin
+
+
+def _inner(optimizer):
+    """The optimizer inside a LossScaleOptimizer (or the optimizer itself)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)

@@ -16,12 +16,18 @@ import math
 
 import keras
 
-NORMS = ("batch", "layer", "none")
+from keras_gans.models import spectral
+
+NORMS = ("batch", "layer", "none", "layer_channels")
+# Initializer seeds: seed * 1000 + offset + layer index, so the generator and the
+# discriminator of one seed never start from the same kernels.
+_SEED_OFFSETS = {"generator": 0, "discriminator": 500}
 
 
-def _seeds(seed):
-    """A callable giving each layer its own initializer seed (None when seed is None)."""
-    counter = iter(range(10**6))
+def _seeds(seed, network):
+    """A callable giving each layer of `network` its own initializer seed (None when
+    seed is None)."""
+    counter = iter(range(_SEED_OFFSETS[network], _SEED_OFFSETS[network] + 500))
     return lambda: None if seed is None else seed * 1000 + next(counter)
 
 
@@ -34,8 +40,10 @@ def _embedding(num_classes, dim, seeds, name):
     return keras.layers.Embedding(num_classes, dim, embeddings_initializer=init, name=name)
 
 
-def _maybe_spectral(layer, spectral_norm):
-    return keras.layers.SpectralNormalization(layer) if spectral_norm else layer
+def _maybe_spectral(layer, spectral_norm, seeds):
+    if not spectral_norm:
+        return layer
+    return spectral.SpectralNormalization(layer, seed=seeds(), name=f"{layer.name}_sn")
 
 
 def _batch_norm(name):
@@ -50,6 +58,13 @@ def _norm_layer(norm, name):
     if norm == "batch":
         return _batch_norm(name)
     if norm == "layer":
+        # Layer normalisation as Gulrajani et al.'s WGAN-GP code has it: the statistics
+        # of each example over (H, W, C) together, a scale and offset per channel; that
+        # is group normalisation with one group.
+        return keras.layers.GroupNormalization(groups=1, epsilon=1e-5, name=name)
+    if norm == "layer_channels":
+        # keras-gans 0.1's "layer": each position's channel vector normalised on its
+        # own. Kept so the models trained with it load as they were trained.
         return keras.layers.LayerNormalization(name=name)
     return None
 
@@ -107,7 +122,7 @@ def mlp_generator(
     name="generator",
 ):
     """An MLP generator: z (and labels) -> Dense/ReLU stack -> `output_shape`."""
-    seeds = _seeds(seed)
+    seeds = _seeds(seed, "generator")
     inputs, x = _generator_inputs(latent_dim, num_classes, embed_dim, seeds)
     for i, units in enumerate(hidden):
         x = keras.layers.Dense(
@@ -139,7 +154,7 @@ def mlp_discriminator(
 
     With `pack=m` its input is `m` samples concatenated along the last axis.
     """
-    seeds = _seeds(seed)
+    seeds = _seeds(seed, "discriminator")
     shape = tuple(input_shape[:-1]) + (input_shape[-1] * pack,)
     x_in = keras.Input(shape=shape, name="samples")
     inputs, x = [x_in], keras.layers.Flatten(name="flatten")(x_in)
@@ -153,14 +168,14 @@ def mlp_discriminator(
         dense = keras.layers.Dense(
             units, kernel_initializer=keras.initializers.GlorotUniform(seeds()), name=f"dense_{i}"
         )
-        x = _maybe_spectral(dense, spectral_norm)(x)
+        x = _maybe_spectral(dense, spectral_norm, seeds)(x)
         x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, seed=seeds(), name=f"dropout_{i}")(x)
     out = keras.layers.Dense(
         1, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seeds()), name="score"
     )
-    x = _maybe_spectral(out, spectral_norm)(x)
+    x = _maybe_spectral(out, spectral_norm, seeds)(x)
     return keras.Model(inputs if num_classes else x_in, x, name=name)
 
 
@@ -178,7 +193,7 @@ def dcgan_generator(
     `width` is the channel count of the last hidden layer; it doubles per layer going
     back towards z, as in Radford et al.'s Figure 1.
     """
-    seeds = _seeds(seed)
+    seeds = _seeds(seed, "generator")
     start, ups = dcgan_plan(image_shape)
     channels = image_shape[-1]
     inputs, x = _generator_inputs(latent_dim, num_classes, embed_dim, seeds)
@@ -222,11 +237,12 @@ def dcgan_discriminator(
     """A DCGAN discriminator: stride-2 Conv2D stack with LeakyReLU(0.2) -> one logit/score.
 
     No normalisation on the first layer (Radford et al.); `norm` picks BatchNorm (DCGAN,
-    WGAN), LayerNorm (WGAN-GP: the penalty is per example, so no batch statistics) or
-    none; spectral normalisation replaces it when on. Labels, when given, enter as one
+    WGAN), layer normalisation of each example over (H, W, C) (WGAN-GP: the penalty is
+    per example, so no batch statistics; "layer_channels" is keras-gans 0.1's per-position
+    variant) or none; spectral normalisation replaces it when on. Labels, when given, enter as one
     learned H x W map per packed sample, stacked on the image channels.
     """
-    seeds = _seeds(seed)
+    seeds = _seeds(seed, "discriminator")
     check_norm(norm)
     _, downs = dcgan_plan(image_shape)
     height, width_px, channels = image_shape
@@ -244,14 +260,14 @@ def dcgan_discriminator(
             width * 2**i, 4, strides=2, padding="same", kernel_initializer=_dcgan_init(seeds),
             name=f"conv_{i}",
         )
-        x = _maybe_spectral(conv, spectral_norm)(x)
+        x = _maybe_spectral(conv, spectral_norm, seeds)(x)
         layer = None if (i == 0 or spectral_norm) else _norm_layer(norm, f"norm_{i}")
         if layer is not None:
             x = layer(x)
         x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     out = keras.layers.Dense(1, dtype="float32", kernel_initializer=_dcgan_init(seeds), name="score")
-    x = _maybe_spectral(out, spectral_norm)(x)
+    x = _maybe_spectral(out, spectral_norm, seeds)(x)
     return keras.Model(inputs if num_classes else x_in, x, name=name)
 
 
