@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_gans.models  # noqa: F401  (registers the model classes for keras.models.load_model)
 from keras_gans import cli
 from tests.conftest import ROOT
 

@@ -1,0 +1,1 @@
+"""Training bookkeeping around `model.fit`: run folders (`runs`)."""
