@@ -730,17 +730,27 @@ class GAN(keras.Model):
 class FamilyGAN(GAN):
     """A GAN whose networks are built from a few arguments (a family of the zoo).
 
-    Subclasses build their networks in `__init__`, pass them to `GAN.__init__`, then
-    call `self._remember(**arguments)`; `get_config` returns those arguments and the
-    precision the networks were built in, so saving stores the recipe and the weights,
-    not the graph, and loading rebuilds the same networks under any global policy.
+    A family's `__init__` states its arguments once, in its signature: it takes
+    `arguments = self._arguments(locals())`, builds its networks from them, passes them
+    to `GAN.__init__`, then calls `self._remember(arguments)`. `get_config` returns those
+    arguments and the precision the networks were built in, so saving stores the recipe
+    and the weights, not the graph, and loading rebuilds the same networks under any
+    global policy.
     """
 
     # 2: "precision" recorded; norm="layer" normalises each example over (H, W, C).
     config_version = 2
 
-    def _remember(self, **arguments):
-        self._family_config = arguments
+    @staticmethod
+    def _arguments(given):
+        """A family's own constructor arguments from its `locals()`."""
+        return {k: v for k, v in given.items() if k not in ("self", "kwargs", "__class__")}
+
+    def _remember(self, arguments):
+        """Keeps `arguments` as the config (JSON-ready; the seed as resolved)."""
+        self._family_config = {
+            k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()
+        } | {"seed": self.seed}
 
     def get_config(self):
         return {

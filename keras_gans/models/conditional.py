@@ -51,17 +51,9 @@ class ConditionalGAN(base.FamilyGAN):
         seed=None,
         **kwargs,
     ):
-        generator, discriminator = networks.build_pair(
-            image_shape, latent_dim, num_classes, g_width=g_width, d_width=d_width,
-            g_hidden=tuple(g_hidden), d_hidden=tuple(d_hidden), norm=norm,
-            spectral_norm=spectral_norm, pack=pack, embed_dim=embed_dim, seed=seed,
-        )
+        arguments = self._arguments(locals())
+        generator, discriminator = networks.build_pair(**arguments)
         super().__init__(
             generator, discriminator, latent_dim, num_classes, pack=pack, seed=seed, **kwargs
         )
-        self._remember(
-            image_shape=list(image_shape), num_classes=num_classes, latent_dim=latent_dim,
-            g_width=g_width, d_width=d_width, g_hidden=list(g_hidden), d_hidden=list(d_hidden),
-            embed_dim=embed_dim, norm=norm, spectral_norm=spectral_norm, pack=pack,
-            seed=self.seed,
-        )
+        self._remember(arguments)

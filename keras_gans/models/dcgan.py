@@ -44,13 +44,7 @@ class DCGAN(base.FamilyGAN):
         seed=None,
         **kwargs,
     ):
-        networks.dcgan_plan(tuple(image_shape))
-        generator, discriminator = networks.build_pair(
-            image_shape, latent_dim, g_width=g_width, d_width=d_width, norm=norm,
-            spectral_norm=spectral_norm, pack=pack, architecture="dcgan", seed=seed,
-        )
+        arguments = self._arguments(locals())
+        generator, discriminator = networks.build_pair(architecture="dcgan", **arguments)
         super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
-        self._remember(
-            image_shape=list(image_shape), latent_dim=latent_dim, g_width=g_width,
-            d_width=d_width, norm=norm, spectral_norm=spectral_norm, pack=pack, seed=self.seed,
-        )
+        self._remember(arguments)

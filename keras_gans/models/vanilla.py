@@ -46,14 +46,7 @@ class VanillaGAN(base.FamilyGAN):
         seed=None,
         **kwargs,
     ):
-        generator, discriminator = networks.build_pair(
-            image_shape, latent_dim, g_hidden=tuple(g_hidden), d_hidden=tuple(d_hidden),
-            spectral_norm=spectral_norm, pack=pack, output_activation=output_activation,
-            dropout=dropout, architecture="mlp", seed=seed,
-        )
+        arguments = self._arguments(locals())
+        generator, discriminator = networks.build_pair(architecture="mlp", **arguments)
         super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
-        self._remember(
-            image_shape=list(image_shape), latent_dim=latent_dim, g_hidden=list(g_hidden),
-            d_hidden=list(d_hidden), dropout=dropout, output_activation=output_activation,
-            spectral_norm=spectral_norm, pack=pack, seed=self.seed,
-        )
+        self._remember(arguments)

@@ -60,17 +60,10 @@ class _WassersteinFamily(base.FamilyGAN):
         **kwargs,
     ):
         norm = self.default_norm if norm is None else norm
-        generator, discriminator = networks.build_pair(
-            image_shape, latent_dim, g_width=g_width, d_width=d_width,
-            g_hidden=tuple(g_hidden), d_hidden=tuple(d_hidden), norm=norm,
-            spectral_norm=spectral_norm, pack=pack, seed=seed,
-        )
+        arguments = self._arguments(locals())
+        generator, discriminator = networks.build_pair(**arguments)
         super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
-        self._remember(
-            image_shape=list(image_shape), latent_dim=latent_dim, g_width=g_width,
-            d_width=d_width, g_hidden=list(g_hidden), d_hidden=list(d_hidden), norm=norm,
-            spectral_norm=spectral_norm, pack=pack, seed=self.seed,
-        )
+        self._remember(arguments)
 
     @property
     def critic(self):
