@@ -4,13 +4,15 @@
     keras-gans export runs/dcgan --to saved_models/dcgan_mnist
     keras-gans serve --model_config_file serving/models.config --port 8500 --rest_api_port 8501
     keras-gans sample --server http://localhost:8501 --model dcgan_mnist -n 64 --seed 7 --out grid.png
+
+TensorFlow's start-up and INFO/WARNING logs are hidden unless `keras-gans --verbose COMMAND`.
 """
 
 import argparse
 import shlex
 import sys
 
-from keras_gans.cli import evaluate, export, sample, serve, serving_config, train
+from keras_gans.cli import _logs, evaluate, export, sample, serve, serving_config, train
 
 COMMANDS = (train, export)
 # These commands own their flags (serve takes tensorflow_model_server's).
@@ -20,6 +22,8 @@ PASSTHROUGH = {"serve": serve, "serving-config": None, "sample": sample, "evalua
 def build_parser():
     parser = argparse.ArgumentParser(prog="keras-gans", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--verbose", dest="show_logs", action="store_true",
+                        help="also show TensorFlow's start-up and run-time logs (hidden by default)")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in COMMANDS:
         module.add_parser(sub)
@@ -34,9 +38,12 @@ def build_parser():
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    show_logs = bool(argv) and argv[0] == "--verbose"
+    if not show_logs:
+        _logs.quiet()
     try:
-        if argv and PASSTHROUGH.get(argv[0]) is not None:
-            result = PASSTHROUGH[argv[0]].main(argv[1:])
+        if argv[show_logs:] and PASSTHROUGH.get(argv[show_logs]) is not None:
+            result = PASSTHROUGH[argv[show_logs]].main(argv[show_logs + 1:])
         else:
             args = parser.parse_args(argv)
             args.command_line = "keras-gans " + " ".join(shlex.quote(a) for a in argv)
