@@ -34,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gans import layout
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # PacGAN (Lin et al., 2018), the table of its synthetic experiments ("Table 1" in the
@@ -328,21 +330,14 @@ def toy_table(records, variants, setup, seeds_wanted):
 
 
 def shipped_generators(saved_models):
-    """(name, latest version path) of every folder with integer versions, but the classifier."""
-    found = []
-    for folder in sorted(Path(saved_models).iterdir()) if Path(saved_models).is_dir() else []:
-        if not folder.is_dir() or folder.name == "mnist_classifier":
-            continue
-        versions = [int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()]
-        versions = [v for v in versions if (folder / str(v) / "saved_model.pb").exists()]
-        if versions:
-            found.append((folder.name, folder / str(max(versions))))
-    return found
+    """(name, latest version path) of every model folder (the classifier's has no versions)."""
+    names = layout.model_names(saved_models)
+    return [(name, layout.find_saved_model(Path(saved_models) / name).path) for name in names]
 
 
 def _card(folder):
     try:
-        return json.loads((Path(folder) / "card.json").read_text())
+        return layout.read_card(folder)
     except (OSError, ValueError):
         return {}
 

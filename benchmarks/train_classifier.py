@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import shlex
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     import keras
     import tensorflow as tf
 
-    from keras_gans import metrics
+    from keras_gans import layout, metrics
     from keras_gans.evaluation import file_sha256
 
     x_train, y_train = load_split(args.mnist, "train")
@@ -145,9 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
             "cpu_count": os.cpu_count(),
         },
     }
-    with open(os.path.join(args.out, "card.json"), "w", encoding="utf-8") as f:
-        json.dump(card, f, indent=2)
-        f.write("\n")
+    layout.write_card(args.out, card)
     print(f"test accuracy {accuracy.value:.4f} ({accuracy.num_samples} images)")
     print(f"real test split: {real_is}")
     print(f"floor, {args.floor_samples} train vs {len(x_test)} test: {fid_floor}; {kid_floor}")

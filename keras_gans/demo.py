@@ -23,11 +23,6 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _shipped(saved_models, name):
-    base = Path(saved_models) / name
-    return base if base.is_dir() and any(p.name.isdigit() for p in base.iterdir()) else None
-
-
 def _train(mnist, out, steps):
     """Trains a small DCGAN briefly and exports it; returns the model base path."""
     dataset = mnist if mnist and (Path(mnist) / "train-images-idx3-ubyte.gz").exists() else "mnist"
@@ -81,11 +76,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from keras_gans import images
+    from keras_gans import images, layout
     from keras_gans.serving import Client
 
-    base = None if args.train else _shipped(args.saved_models, args.model)
-    if base is None:
+    base = Path(args.saved_models) / args.model
+    if args.train or not layout.is_model_dir(base):
         base = _train(args.mnist, args.out, args.steps)
     else:
         print(f"serving the shipped generator {base}")

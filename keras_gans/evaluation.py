@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import hashlib
-import json
 import os
 import shlex
 import sys
@@ -50,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from keras_gans import contract, layout
 from keras_gans import metrics as metrics_lib
 
 __all__ = [
@@ -133,21 +133,19 @@ def _saved_model_sampler(loaded, card: dict | None = None, description: str = "S
     """The `sample` signature of an exported generator (uint8 images, as served)."""
     import tensorflow as tf
 
-    from keras_gans import export
-
-    signature = loaded.signatures[export.SAMPLE]
-    conditional = export.LABELS in signature.structured_input_signature[1]
+    signature = loaded.signatures[contract.SAMPLE]
+    conditional = contract.LABELS in signature.structured_input_signature[1]
     card = card or {}
 
     def draw(n, seed, labels):
         inputs = {
-            export.NUM_SAMPLES: tf.constant(n, tf.int32),
-            export.SEED: tf.constant(seed, tf.int64),
+            contract.NUM_SAMPLES: tf.constant(n, tf.int32),
+            contract.SEED: tf.constant(seed, tf.int64),
         }
         if conditional:
-            inputs[export.LABELS] = tf.constant(labels, tf.int32)
+            inputs[contract.LABELS] = tf.constant(labels, tf.int32)
         try:
-            return signature(**inputs)[export.IMAGES].numpy()
+            return signature(**inputs)[contract.IMAGES].numpy()
         except tf.errors.InvalidArgumentError as error:
             if "max_num_samples" not in str(error):
                 raise
@@ -160,7 +158,7 @@ def _saved_model_sampler(loaded, card: dict | None = None, description: str = "S
         draw,
         conditional=conditional,
         num_classes=card.get("num_classes") if conditional else None,
-        max_batch=int(card.get("max_num_samples") or export.DEFAULT_MAX_NUM_SAMPLES),
+        max_batch=int(card.get("max_num_samples") or contract.DEFAULT_MAX_NUM_SAMPLES),
         description=description,
     )
 
@@ -576,7 +574,7 @@ class MemorisationReport:
     def to_dict(self) -> dict:
         """A JSON-friendly dict (without the grid pixels)."""
         return {
-            "spaces": metrics_lib._jsonable(self.spaces),
+            "spaces": layout.jsonable(self.spaces),
             "num_samples": self.num_samples,
             "num_test": self.num_test,
             "num_train": self.num_train,
@@ -708,17 +706,6 @@ def memorisation_check(
 # --------------------------------------------------------------------------- models from paths
 
 
-def _latest_version(base: Path) -> int | None:
-    versions = [int(p.name) for p in base.iterdir() if p.name.isdigit() and (p / "saved_model.pb").exists()]
-    return max(versions) if versions else None
-
-
-def _read_card(base: Path | None) -> dict:
-    if base is None or not (base / "card.json").exists():
-        return {}
-    return json.loads((base / "card.json").read_text(encoding="utf-8"))
-
-
 def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike | None = None):
     """A sampler for a model named on the command line, and where it came from.
 
@@ -744,7 +731,7 @@ def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike |
     keras_file = None
     if path.is_file() and path.suffix == ".keras":
         keras_file = path
-    elif path.is_dir() and (path / "model.keras").exists() and not (path / "saved_model.pb").exists():
+    elif path.is_dir() and (path / "model.keras").exists() and not layout.is_saved_model(path):
         keras_file = path / "model.keras"
     if keras_file is not None:
         import keras
@@ -752,30 +739,24 @@ def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike |
         import keras_gans  # noqa: F401  (registers the model classes)
 
         gan = keras.models.load_model(keras_file, compile=False)
-        card_dir = keras_file.parent if (keras_file.parent / "card.json").exists() else None
+        card_dir = keras_file.parent if layout.has_card(keras_file.parent) else None
         sampler = as_sampler(gan)
         sampler.description = str(keras_file)
         return sampler, {"kind": "keras", "path": str(keras_file), "version": None, "card_dir": card_dir}
-    if path.is_dir() and (path / "saved_model.pb").exists():
-        version_dir, base = path, path.parent
-    elif path.is_dir() and _latest_version(path) is not None:
-        base = path
-        version_dir = path / str(_latest_version(path))
-    else:
+    found = layout.find_saved_model(path)
+    if found is None:
         raise ValueError(
             f"{spec} is not a generator: expected a .keras file, a run folder with model.keras, a "
             "SavedModel version folder, a base path with version folders, or a name in saved_models/."
         )
     import tensorflow as tf
 
-    card = _read_card(base)
-    loaded = tf.saved_model.load(str(version_dir))
-    sampler = _saved_model_sampler(loaded, card, description=str(version_dir))
+    loaded = tf.saved_model.load(str(found.path))
+    sampler = _saved_model_sampler(loaded, layout.read_card(found.base_path), description=str(found.path))
     sampler.loaded = loaded  # keep the SavedModel alive with its signatures
-    version = int(version_dir.name) if version_dir.name.isdigit() else None
     return sampler, {
-        "kind": "saved_model", "path": str(version_dir), "version": version,
-        "card_dir": base if (base / "card.json").exists() else None,
+        "kind": "saved_model", "path": str(found.path), "version": found.version,
+        "card_dir": found.base_path if layout.has_card(found.base_path) else None,
     }
 
 
@@ -797,16 +778,12 @@ def update_card(card_dir: str | os.PathLike, record: dict, version: int | None =
     Returns:
         The updated card.
     """
-    from keras_gans import export
-
-    path = Path(card_dir) / export.CARD_FILENAME
-    card = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    record = metrics_lib._jsonable(record)
+    card = layout.read_card(card_dir)
+    record = layout.jsonable(record)
     card["metrics"] = record
     if version is not None:
         card.setdefault("versions", {}).setdefault(str(version), {})["metrics"] = record
-    export._write_json_atomically(card, str(path))
-    return card
+    return layout.write_card(card_dir, card)
 
 
 # --------------------------------------------------------------------------- command line
@@ -932,5 +909,5 @@ def main(argv=None) -> int:
         print(f"\nwrote the metrics into {Path(info['card_dir']) / 'card.json'}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(metrics_lib._jsonable(record), indent=2) + "\n")
+        layout.write_json(args.json, record)
     return 0

@@ -1,22 +1,10 @@
 """Export GAN generators as versioned SavedModels for TensorFlow Serving.
 
-This module owns the serving contract: the names, dtypes and shapes of the
-SavedModel signatures every exported generator carries. The exporter builds
-them, the embedded server (`keras_gans.serving.server`) serves them like any
-other SavedModel, and the client (`keras_gans.serving.Client`) builds its
-requests from them. Change a name here and all three follow.
+Every export carries the signatures of the serving contract (`keras_gans.contract`:
+`serving_default`, `sample`, `sample_png`; their names, dtypes and shapes are defined
+there, once), and lands in a version folder numbered by TF Serving's rule
+(`keras_gans.layout`).
 
-Signatures of an export (`L` = latent size, `[H, W, C]` = image shape):
-
-| signature         | inputs                                          | outputs                          |
-|-------------------|-------------------------------------------------|----------------------------------|
-| `serving_default` | `z` float32 `[None, L]` (+ `labels` int32 `[None]`) | `images` float32 `[None, H, W, C]` in [-1, 1] |
-| `sample`          | `num_samples` int32 `[]`, `seed` int64 `[]` (+ `labels` int32 `[None]`) | `images` uint8 `[None, H, W, C]` |
-| `sample_png`      | as `sample`                                     | `images_bytes` string `[None]`, one PNG each |
-
-`labels` exists only for conditional generators (`gan.num_classes` set): one
-class id per sample, or `[]` for the classes in turn (0, 1, ..., as
-`GAN.sample` does with `labels=None`).
 `sample` draws `z` with `tf.random.stateless_normal` seeded by `seed`
 (`keras_gans.models.base.latent_from_seed`), so a seed names the same images
 on every server and in every process. Generators of 1-D data (the 2-D toy
@@ -38,118 +26,16 @@ Example:
     # saved_models/dcgan_mnist/1/ (version == 1) and saved_models/dcgan_mnist/card.json
 """
 
-import dataclasses
 import datetime
-import json
 import os
+import secrets
 import shutil
-import tempfile
 
-# TensorFlow is imported inside the functions that need it, so the REST client
-# can read the contract below without loading TensorFlow.
+from keras_gans import contract, layout
 
-# ---------------------------------------------------------------------------
-# The serving contract.
-# ---------------------------------------------------------------------------
-SERVING_DEFAULT = "serving_default"
-SAMPLE = "sample"
-SAMPLE_PNG = "sample_png"
-
-Z = "z"
-LABELS = "labels"
-NUM_SAMPLES = "num_samples"
-SEED = "seed"
-IMAGES = "images"
-# TF Serving's REST API base64-encodes string outputs whose name ends in
-# "_bytes" ({"b64": ...}); PNG bytes are not valid UTF-8 text.
-IMAGES_BYTES = "images_bytes"
-
-DEFAULT_MAX_NUM_SAMPLES = 1024
-CARD_FILENAME = "card.json"
-SERVE_TAG = "serve"
+# TensorFlow is imported inside the functions that need it.
 
 
-@dataclasses.dataclass(frozen=True)
-class TensorSpec:
-    """Name, dtype and shape of one signature input or output.
-
-    Args:
-        name: the alias of the tensor in the SignatureDef.
-        dtype: a NumPy/TensorFlow dtype name ("float32", "int32", "int64",
-            "uint8", "string").
-        shape: a tuple with `None` for unknown dimensions; `()` for a scalar.
-    """
-
-    name: str
-    dtype: str
-    shape: tuple
-
-
-@dataclasses.dataclass(frozen=True)
-class Signature:
-    """One serving signature: its name and its input and output specs."""
-
-    name: str
-    inputs: tuple
-    outputs: tuple
-
-    def input(self, name):
-        """Returns the input spec called `name`."""
-        return {spec.name: spec for spec in self.inputs}[name]
-
-
-def is_image_shape(image_shape):
-    """True when `image_shape` is `[H, W, C]` (PNG-encodable samples)."""
-    return len(tuple(image_shape)) == 3
-
-
-def serving_signatures(latent_dim, image_shape, num_classes=None):
-    """The serving contract of a generator, as {signature name: `Signature`}.
-
-    Args:
-        latent_dim: size of the latent vector `z`.
-        image_shape: shape of one generated sample, e.g. `(28, 28, 1)` or
-            `(2,)` for points of a 2-D toy mixture.
-        num_classes: number of classes of a conditional generator, or `None`.
-
-    Returns:
-        A dict with `serving_default`, `sample` and, for image generators,
-        `sample_png`.
-
-    Example:
-        >>> sigs = serving_signatures(100, (28, 28, 1))
-        >>> [s.name for s in sigs["sample"].inputs]
-        ['num_samples', 'seed']
-    """
-    image_shape = tuple(int(d) for d in image_shape)
-    labels = (TensorSpec(LABELS, "int32", (None,)),) if num_classes else ()
-    sample_inputs = (
-        TensorSpec(NUM_SAMPLES, "int32", ()),
-        TensorSpec(SEED, "int64", ()),
-    ) + labels
-    sample_dtype = "uint8" if is_image_shape(image_shape) else "float32"
-    signatures = {
-        SERVING_DEFAULT: Signature(
-            SERVING_DEFAULT,
-            (TensorSpec(Z, "float32", (None, int(latent_dim))),) + labels,
-            (TensorSpec(IMAGES, "float32", (None,) + image_shape),),
-        ),
-        SAMPLE: Signature(
-            SAMPLE,
-            sample_inputs,
-            (TensorSpec(IMAGES, sample_dtype, (None,) + image_shape),),
-        ),
-    }
-    if is_image_shape(image_shape):
-        signatures[SAMPLE_PNG] = Signature(
-            SAMPLE_PNG, sample_inputs, (TensorSpec(IMAGES_BYTES, "string", (None,)),)
-        )
-    return signatures
-
-
-# ---------------------------------------------------------------------------
-# The exporter.
-# ---------------------------------------------------------------------------
 def _build_serving_module(gan, max_num_samples):
     """A `tf.Module` holding the generator's weights and the signature functions."""
     import tensorflow as tf
@@ -159,7 +45,7 @@ def _build_serving_module(gan, max_num_samples):
     latent_dim = int(gan.latent_dim)
     num_classes = int(gan.num_classes) if gan.num_classes else None
     image_shape = tuple(int(d) for d in gan.image_shape)
-    contract = serving_signatures(latent_dim, image_shape, num_classes)
+    signature_specs = contract.serving_signatures(latent_dim, image_shape, num_classes)
     max_n = int(max_num_samples)
 
     def spec(tensor_spec):
@@ -231,17 +117,17 @@ def _build_serving_module(gan, max_num_samples):
             labels, label_checks = resolve_labels(labels, tf.shape(z)[0], "row of z")
             checks += label_checks
         with tf.control_dependencies(checks):
-            return {IMAGES: generate(tf.identity(z), labels)}
+            return {contract.IMAGES: generate(tf.identity(z), labels)}
 
     def sample(num_samples, seed, labels=None):
         images = draw(num_samples, seed, labels)
         # Points of a toy mixture are not pixels: they stay float32, unclipped.
-        return {IMAGES: to_uint8(images) if is_image_shape(image_shape) else images}
+        return {contract.IMAGES: to_uint8(images) if contract.is_image_shape(image_shape) else images}
 
     def sample_png(num_samples, seed, labels=None):
         images = draw(num_samples, seed, labels)
         pngs = tf.map_fn(tf.io.encode_png, to_uint8(images), fn_output_signature=tf.string)
-        return {IMAGES_BYTES: pngs}
+        return {contract.IMAGES_BYTES: pngs}
 
     # The argument names of these functions become the signatures' input aliases.
     if num_classes:
@@ -266,27 +152,23 @@ def _build_serving_module(gan, max_num_samples):
         def sample_png_fn(num_samples, seed):
             return sample_png(num_samples, seed)
 
-    fns = {SERVING_DEFAULT: serving_default_fn, SAMPLE: sample_fn, SAMPLE_PNG: sample_png_fn}
+    fns = {
+        contract.SERVING_DEFAULT: serving_default_fn,
+        contract.SAMPLE: sample_fn,
+        contract.SAMPLE_PNG: sample_png_fn,
+    }
 
     module = tf.Module(name="generator_serving")
     # Tracking the generator's variables (not the Keras objects) keeps the
     # SavedModel to weights + signatures, and the export fast.
     module.generator_variables = [getattr(v, "value", v) for v in gan.generator.variables]
     signatures = {}
-    for name, signature in contract.items():
+    for name, signature in signature_specs.items():
         function = tf.function(
             fns[name], input_signature=[spec(s) for s in signature.inputs], autograph=False
         )
         signatures[name] = function.get_concrete_function()
     return module, signatures
-
-
-def _existing_versions(base_path):
-    versions = []
-    for child in os.listdir(base_path):
-        if child.isdigit() and os.path.isdir(os.path.join(base_path, child)):
-            versions.append(int(child))
-    return sorted(versions)
 
 
 def _check_gan(gan):
@@ -303,26 +185,6 @@ def _check_gan(gan):
         )
     if not gan.generator.built:
         raise ValueError("The generator has no weights yet: build or train the GAN first.")
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _write_json_atomically(data, path):
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; a card is for everyone.
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=False, default=str)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=lambda o: repr(o)))
 
 
 def write_card(gan, base_path, version, max_num_samples, training=None, metrics=None):
@@ -344,25 +206,21 @@ def write_card(gan, base_path, version, max_num_samples, training=None, metrics=
     Returns:
         The card as a dict.
     """
-    path = os.path.join(base_path, CARD_FILENAME)
-    card = {}
-    if os.path.exists(path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                card = json.load(f)
-        except (OSError, ValueError):
-            card = {}
-    image_shape = [int(d) for d in gan.image_shape]
-    contract = serving_signatures(gan.latent_dim, image_shape, gan.num_classes)
     try:
-        config = _jsonable(gan.get_config())
+        card = layout.read_card(base_path)
+    except (OSError, ValueError):  # An unreadable card is rewritten from scratch.
+        card = {}
+    image_shape = [int(d) for d in gan.image_shape]
+    signatures = contract.serving_signatures(gan.latent_dim, image_shape, gan.num_classes)
+    try:
+        config = layout.jsonable(gan.get_config())
     except Exception:  # A card without the config is still a card.
         config = None
     versions = card.get("versions", {})
     versions[str(version)] = {
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "training": _jsonable(training) if training is not None else None,
-        "metrics": _jsonable(metrics) if metrics is not None else None,
+        "training": layout.jsonable(training) if training is not None else None,
+        "metrics": layout.jsonable(metrics) if metrics is not None else None,
     }
     card.update(
         {
@@ -373,13 +231,7 @@ def write_card(gan, base_path, version, max_num_samples, training=None, metrics=
             "image_shape": image_shape,
             "max_num_samples": int(max_num_samples),
             "latest_version": max(int(v) for v in versions),
-            "signatures": {
-                sig.name: {
-                    "inputs": {s.name: {"dtype": s.dtype, "shape": list(s.shape)} for s in sig.inputs},
-                    "outputs": {s.name: {"dtype": s.dtype, "shape": list(s.shape)} for s in sig.outputs},
-                }
-                for sig in contract.values()
-            },
+            "signatures": {sig.name: sig.to_dict() for sig in signatures.values()},
             "config": config,
             "versions": dict(sorted(versions.items(), key=lambda kv: int(kv[0]))),
         }
@@ -392,15 +244,14 @@ def write_card(gan, base_path, version, max_num_samples, training=None, metrics=
                 card[key] = versions[str(version)][key]
             else:
                 card.pop(key, None)
-    _write_json_atomically(card, path)
-    return card
+    return layout.write_card(base_path, card)
 
 
 def export_generator(
     gan,
     base_path,
     version=None,
-    max_num_samples=DEFAULT_MAX_NUM_SAMPLES,
+    max_num_samples=contract.DEFAULT_MAX_NUM_SAMPLES,
     training=None,
     metrics=None,
 ):
@@ -418,9 +269,9 @@ def export_generator(
         gan: a `keras_gans.models.GAN` (any family), built or trained.
         base_path: the model's folder, e.g. `"saved_models/dcgan_mnist"`; its
             name is the model name TF Serving serves it under.
-        version: integer version; by default one more than the highest
-            existing version (1 for the first export). An existing version is
-            never overwritten.
+        version: integer version; by default `layout.next_version(base_path)`:
+            one more than the highest version-named folder, loadable or not (1
+            for the first export). An existing version is never overwritten.
         max_num_samples: the largest `num_samples` (and rows of `z`) a request
             may ask for; checked inside the graph.
         training: optional dict recorded in the card: how it was trained.
@@ -445,16 +296,18 @@ def export_generator(
         raise ValueError(f"version must be a non-negative integer or None; got {version!r}")
     base_path = os.fspath(base_path)
     os.makedirs(base_path, exist_ok=True)
-    if version is not None and os.path.exists(os.path.join(base_path, str(version))):
+    if version is not None and version in layout.version_dirs(base_path):
         raise FileExistsError(
-            f"Version {version} already exists at {os.path.join(base_path, str(version))}; "
+            f"Version {version} already exists at {layout.version_path(base_path, version)}; "
             "exports are immutable: pick another version or leave version=None for the next one"
         )
 
     module, signatures = _build_serving_module(gan, max_num_samples)
-    # Not a number, so TF Serving's version scan ignores it while it is written.
-    staging = tempfile.mkdtemp(prefix=".export-tmp-", dir=base_path)
-    os.chmod(staging, 0o777 & ~_umask())  # Readable by a server running as another user.
+    # Hidden and not a number, so TF Serving's version scan ignores it while it is written;
+    # created with the umask's permissions (not mkdtemp's 0700), so a server running as
+    # another user can read the version it becomes.
+    staging = os.path.join(base_path, f".export-tmp-{secrets.token_hex(8)}")
+    os.mkdir(staging, 0o777)
     try:
         tf.saved_model.save(
             module,
@@ -463,9 +316,10 @@ def export_generator(
             options=tf.saved_model.SaveOptions(experimental_custom_gradients=False),
         )
         while True:
-            target = version if version is not None else (_existing_versions(base_path) or [0])[-1] + 1
+            # Above every version-named child, loadable or not (an empty 2/ gives 3).
+            target = version if version is not None else layout.next_version(base_path)
             final = os.path.join(base_path, str(target))
-            if os.path.exists(final):
+            if target in layout.version_dirs(base_path):
                 if version is not None:
                     raise FileExistsError(f"Version {version} appeared at {final} during the export")
                 continue  # Another exporter took this number; take the next one.

@@ -40,6 +40,8 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_gans import contract, layout
+
 __all__ = [
     "lerp",
     "slerp",
@@ -257,28 +259,19 @@ class LatentGenerator:
         return np.asarray(self._fn(z, labels), dtype=np.float32)
 
 
-def _latest_version_dir(base):
-    versions = sorted(int(p.name) for p in Path(base).iterdir() if p.name.isdigit() and p.is_dir())
-    if not versions:
-        return None
-    return Path(base) / str(versions[-1])
-
-
 def _from_saved_model(loaded, num_classes=None):
     import tensorflow as tf
 
-    from keras_gans import export
-
-    signature = loaded.signatures[export.SERVING_DEFAULT]
+    signature = loaded.signatures[contract.SERVING_DEFAULT]
     spec = signature.structured_input_signature[1]
-    conditional = export.LABELS in spec
-    latent_dim = int(spec[export.Z].shape[-1])
+    conditional = contract.LABELS in spec
+    latent_dim = int(spec[contract.Z].shape[-1])
 
     def fn(z, labels):
-        inputs = {export.Z: tf.constant(z)}
+        inputs = {contract.Z: tf.constant(z)}
         if conditional:
-            inputs[export.LABELS] = tf.constant(labels, tf.int32)
-        return signature(**inputs)[export.IMAGES].numpy()
+            inputs[contract.LABELS] = tf.constant(labels, tf.int32)
+        return signature(**inputs)[contract.IMAGES].numpy()
 
     return LatentGenerator(fn, latent_dim, conditional, num_classes)
 
@@ -302,13 +295,11 @@ def as_generator(source, model=None, version=None):
     if isinstance(source, LatentGenerator):
         return source
     if hasattr(source, "predict") and hasattr(source, "signature") and hasattr(source, "sample"):
-        from keras_gans import export
-
         if model is None:
             raise ValueError("a serving Client needs model=<the served model's name>.")
-        inputs = source.signature(model, export.SERVING_DEFAULT, version)["inputs"]
-        latent_dim = int(inputs[export.Z]["tensor_shape"]["dim"][-1]["size"])
-        conditional = export.LABELS in inputs
+        inputs = source.signature(model, contract.SERVING_DEFAULT, version)["inputs"]
+        latent_dim = int(inputs[contract.Z]["tensor_shape"]["dim"][-1]["size"])
+        conditional = contract.LABELS in inputs
 
         def served(z, labels):
             images = source.predict(model, z, labels=None if labels is None else labels.tolist(), version=version)
@@ -338,24 +329,16 @@ def as_generator(source, model=None, version=None):
             import keras_gans  # noqa: F401  (registers the model classes)
 
             return as_generator(keras.models.load_model(path, compile=False))
-        if path.is_dir() and not (path / "saved_model.pb").exists():
-            latest = _latest_version_dir(path)
-            if latest is None:
-                raise ValueError(
-                    f"{path} holds no SavedModel: expected saved_model.pb or integer version folders."
-                )
-            path = latest
-        if not (path / "saved_model.pb").exists():
-            raise ValueError(f"{source} is not a SavedModel folder, a model base path or a .keras file.")
+        found = layout.find_saved_model(path)
+        if found is None:
+            raise ValueError(
+                f"{source} is not a SavedModel folder, a model base path with a SavedModel version, "
+                "or a .keras file."
+            )
         import tensorflow as tf
 
-        num_classes = None
-        card = path.parent / "card.json"
-        if card.exists():
-            import json
-
-            num_classes = json.loads(card.read_text()).get("num_classes")
-        return _from_saved_model(tf.saved_model.load(str(path)), num_classes)
+        num_classes = layout.read_card(found.base_path).get("num_classes")
+        return _from_saved_model(tf.saved_model.load(str(found.path)), num_classes)
     raise TypeError(
         f"cannot generate from a {type(source).__name__}: expected a GAN, a pretrained model, a "
         "SavedModel (or its path), a .keras path, or a serving Client with model=."

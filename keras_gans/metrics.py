@@ -31,6 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gans import layout
+
 __all__ = [
     "Score",
     "FeatureExtractor",
@@ -99,7 +101,7 @@ class Score:
             "std": None if self.std is None else float(self.std),
             "num_samples": int(self.num_samples),
             "num_reference": None if self.num_reference is None else int(self.num_reference),
-            "details": _jsonable(self.details),
+            "details": layout.jsonable(self.details),
         }
 
     def __str__(self) -> str:
@@ -110,18 +112,6 @@ class Score:
         if self.num_reference is not None:
             text += f" vs {self.num_reference} reference"
         return text + ")"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 # --------------------------------------------------------------------------- input checks
@@ -1064,7 +1054,7 @@ class ClassDistribution:
 
     def to_dict(self) -> dict:
         """A JSON-friendly dict."""
-        return _jsonable(dataclasses.asdict(self))
+        return layout.jsonable(dataclasses.asdict(self))
 
 
 def class_distribution(probabilities: Any, num_classes: int | None = None) -> ClassDistribution:

@@ -1,7 +1,7 @@
 """The pretrained generators shipped in `saved_models/`: list them, load one, read its card.
 
 Each shipped generator is a folder `saved_models/<name>/` holding what TF Serving serves
-(integer version folders, each a SavedModel of the serving contract in `keras_gans.export`),
+(version folders, each a SavedModel of the serving contract in `keras_gans.contract`),
 and beside them `card.json` (how it was trained, its measured metrics) and `<name>.keras` (the
 whole GAN, generator and discriminator with their optimizers, to resume or fine-tune).
 
@@ -26,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
+
+from keras_gans import contract, layout
 
 __all__ = ["ENV_VAR", "saved_models_dir", "list", "path", "card", "load", "SavedModelGenerator"]
 
@@ -52,17 +53,6 @@ def saved_models_dir(saved_models_dir: str | os.PathLike | None = None) -> Path:
     return _resolve_dir(saved_models_dir)
 
 
-def _versions(base: Path) -> list[int]:
-    """Integer version folders of `base` holding a SavedModel, ascending."""
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(child.name)
-        for child in base.iterdir()
-        if child.name.isdigit() and (child / "saved_model.pb").exists()
-    )
-
-
 def list(saved_models_dir: str | os.PathLike | None = None) -> list[str]:  # noqa: A001
     """Names of the shipped generators: folders with at least one SavedModel version.
 
@@ -72,10 +62,7 @@ def list(saved_models_dir: str | os.PathLike | None = None) -> list[str]:  # noq
         >>> "dcgan_mnist" in list()
         True
     """
-    root = _resolve_dir(saved_models_dir)
-    if not root.is_dir():
-        return []
-    return sorted(child.name for child in root.iterdir() if _versions(child))
+    return layout.model_names(_resolve_dir(saved_models_dir))
 
 
 def path(name: str, saved_models_dir: str | os.PathLike | None = None) -> Path:
@@ -100,10 +87,7 @@ def card(name: str, saved_models_dir: str | os.PathLike | None = None) -> dict:
     Raises:
         ValueError: for an unknown name, listing the available ones.
     """
-    card_path = path(name, saved_models_dir) / "card.json"
-    if not card_path.exists():
-        return {}
-    return json.loads(card_path.read_text(encoding="utf-8"))
+    return layout.read_card(path(name, saved_models_dir))
 
 
 def load(
@@ -147,12 +131,12 @@ def load(
             return keras.models.load_model(keras_file)
         if format == "keras":
             raise ValueError(f"{name} ships no .keras file (expected {keras_file}); use format='saved_model'.")
-    versions = _versions(base)
+    versions = layout.versions(base)
     if version is None:
         version = versions[-1]
     elif version not in versions:
         raise ValueError(f"{name} has no version {version!r}; it has {versions}.")
-    return SavedModelGenerator(base / str(version))
+    return SavedModelGenerator(layout.version_path(base, version))
 
 
 class SavedModelGenerator:
@@ -178,23 +162,20 @@ class SavedModelGenerator:
     def __init__(self, path: str | os.PathLike):
         import tensorflow as tf
 
-        from keras_gans import export
-
         self.path = Path(path)
-        if not (self.path / "saved_model.pb").exists():
+        if not layout.is_saved_model(self.path):
             raise ValueError(f"{self.path} is not a SavedModel folder (no saved_model.pb).")
-        self.version = int(self.path.name) if self.path.name.isdigit() else None
+        self.version = layout.parse_version(self.path.name)
         self._loaded = tf.saved_model.load(str(self.path))
         self.signatures = self._loaded.signatures
-        default = self.signatures[export.SERVING_DEFAULT]
+        default = self.signatures[contract.SERVING_DEFAULT]
         inputs = default.structured_input_signature[1]
-        self.latent_dim = int(inputs[export.Z].shape[-1])
-        self.conditional = export.LABELS in inputs
-        self.image_shape = tuple(int(d) for d in default.structured_outputs[export.IMAGES].shape[1:])
-        card_path = self.path.parent / export.CARD_FILENAME
-        self.card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.exists() else {}
+        self.latent_dim = int(inputs[contract.Z].shape[-1])
+        self.conditional = contract.LABELS in inputs
+        self.image_shape = tuple(int(d) for d in default.structured_outputs[contract.IMAGES].shape[1:])
+        self.card = layout.read_card(self.path.parent)
         self.num_classes = self.card.get("num_classes") if self.conditional else None
-        self.max_num_samples = int(self.card.get("max_num_samples") or export.DEFAULT_MAX_NUM_SAMPLES)
+        self.max_num_samples = int(self.card.get("max_num_samples") or contract.DEFAULT_MAX_NUM_SAMPLES)
         self._default = default
 
     def __repr__(self):
@@ -225,8 +206,6 @@ class SavedModelGenerator:
         """
         import tensorflow as tf
 
-        from keras_gans import export
-
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must be [n, {self.latent_dim}]; got shape {z.shape}.")
@@ -239,12 +218,12 @@ class SavedModelGenerator:
         chunks = []
         for start in range(0, len(z), self.max_num_samples):
             stop = start + self.max_num_samples
-            inputs = {export.Z: tf.constant(z[start:stop])}
+            inputs = {contract.Z: tf.constant(z[start:stop])}
             if self.conditional:
                 # [] asks the export for the classes in turn.
                 part = np.zeros([0], np.int32) if labels is None else labels[start:stop]
-                inputs[export.LABELS] = tf.constant(part, tf.int32)
-            chunks.append(self._default(**inputs)[export.IMAGES].numpy())
+                inputs[contract.LABELS] = tf.constant(part, tf.int32)
+            chunks.append(self._default(**inputs)[contract.IMAGES].numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, *self.image_shape), np.float32)
 
     def sample(self, n, seed=None, labels=None):

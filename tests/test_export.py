@@ -3,7 +3,7 @@
 Every family is exported once (tiny widths) and loaded with the TF1 session loader,
 `tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)`, the Python twin of TF
 Serving's C++ loader: each SignatureDef runs by its tensor names and must agree with
-the serving contract of `keras_gans.export` and with in-process generation.
+the serving contract of `keras_gans.contract` and with in-process generation.
 """
 
 import io
@@ -18,7 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 import keras_gans as kg
-from keras_gans import export
+from keras_gans import contract, export
 from keras_gans.models.base import latent_from_seed, to_uint8
 
 TINY = dict(image_shape=(28, 28, 1), latent_dim=4, g_width=4, d_width=4, seed=3)
@@ -79,7 +79,7 @@ def _dtype(name):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_signatures_follow_the_contract(exported, family):
     gan, path, model = exported[family]
-    expected = export.serving_signatures(gan.latent_dim, gan.image_shape, gan.num_classes)
+    expected = contract.serving_signatures(gan.latent_dim, gan.image_shape, gan.num_classes)
     assert set(model.signatures) == set(expected) | {"__saved_model_init_op"}
     assert ("sample_png" in expected) == (len(gan.image_shape) == 3)
     for name, signature in expected.items():

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from keras_gans import export
+from keras_gans import contract, layout
 from keras_gans.serving import config as config_lib
 from keras_gans.serving import server
 from keras_gans.serving.errors import ServingError
@@ -85,9 +85,9 @@ def test_bad_model_config_files(text, message):
 
 
 def test_version_folder_names_parse_like_tf_serving():
-    assert [config_lib.parse_version_dir(n) for n in ("1", "0042", " 7 ", "-3", "+5")] == [1, 42, 7, -3, 5]
+    assert [layout.parse_version(n) for n in ("1", "0042", " 7 ", "-3", "+5")] == [1, 42, 7, -3, 5]
     for name in ("card.json", ".export-tmp-1abc", "1_0", "1.0", "", "99999999999999999999"):
-        assert config_lib.parse_version_dir(name) is None
+        assert layout.parse_version(name) is None
 
 
 def test_the_deployment_files(tmp_path):
@@ -97,10 +97,10 @@ def test_the_deployment_files(tmp_path):
     # Every generator shipped in saved_models/ is served (regenerate with `keras-gans serving-config`).
     shipped_models = os.path.join(ROOT, "saved_models")
     if os.path.isdir(shipped_models):
-        assert set(config_lib.find_models(shipped_models)) <= set(names)
+        assert set(layout.model_names(shipped_models)) <= set(names)
 
     params = config_lib.read_batching_parameters(os.path.join(SERVING, "batching_parameters.txt"))
-    assert params.max_batch_size.value == export.DEFAULT_MAX_NUM_SAMPLES
+    assert params.max_batch_size.value == contract.DEFAULT_MAX_NUM_SAMPLES
     assert params.num_batch_threads.value >= 1 and params.batch_timeout_micros.value > 0
 
     compose = open(os.path.join(SERVING, "docker-compose.yml")).read()

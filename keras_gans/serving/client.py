@@ -2,7 +2,7 @@
 
 `Client("http://host:8501")` speaks TF Serving's REST API, `Client("grpc://host:8500")`
 its gRPC API; both give the same NumPy results. Requests follow the serving
-contract of `keras_gans.export` (signature and input names, dtypes). Errors
+contract of `keras_gans.contract` (signature and input names, dtypes). Errors
 from the server are raised as `ServingError` carrying the server's canonical
 code and message unchanged.
 
@@ -20,7 +20,7 @@ import urllib.parse
 
 import numpy as np
 
-from keras_gans import export as contract
+from keras_gans import contract
 from keras_gans.serving.errors import CODE_FOR_HTTP_STATUS, ServingError
 
 _DTYPES = {

@@ -16,30 +16,12 @@ Example:
 
 import functools
 import os
-import re
-import tempfile
 
+from keras_gans import layout
 from keras_gans.serving.errors import invalid_argument
 
 # Where serving/docker-compose.yml and serving/k8s mount saved_models/.
 CONTAINER_MODELS_DIR = "/models"
-_VERSION_RE = re.compile(r"^\s*[+-]?\d+\s*$")
-_INT64_MAX = 2**63 - 1
-
-
-def parse_version_dir(name):
-    """The version number of a base-path child, or None if it is not a version.
-
-    TF Serving reads a child as a version when its whole name parses as an
-    int64 (`absl::SimpleAtoi`: surrounding spaces and a sign allowed); other
-    names (cards, `.keras` files, temporary export folders) are ignored.
-    """
-    if not _VERSION_RE.match(name):
-        return None
-    value = int(name.strip())
-    if not -(2**63) <= value <= _INT64_MAX:
-        return None
-    return value
 
 
 def model_server_config_pb2():
@@ -117,26 +99,6 @@ def single_model_config(model_name, model_base_path):
     return config
 
 
-def find_models(saved_models_dir):
-    """Names of the exported models in `saved_models_dir`, sorted.
-
-    A model is a sub-folder holding at least one version folder (an integer
-    name) with a `saved_model.pb`.
-    """
-    names = []
-    for name in sorted(os.listdir(saved_models_dir)):
-        folder = os.path.join(saved_models_dir, name)
-        if name.startswith(".") or not os.path.isdir(folder):
-            continue
-        for child in os.listdir(folder):
-            if parse_version_dir(child) is not None and os.path.isfile(
-                os.path.join(folder, child, "saved_model.pb")
-            ):
-                names.append(name)
-                break
-    return names
-
-
 def write_models_config(
     saved_models_dir, out_path="serving/models.config", base_path_prefix=CONTAINER_MODELS_DIR, num_versions=1
 ):
@@ -144,7 +106,7 @@ def write_models_config(
 
     Args:
         saved_models_dir: folder holding one sub-folder per model
-            (`<name>/<version>/saved_model.pb`).
+            (`<name>/<version>/saved_model.pb`; see `layout.model_names`).
         out_path: the file to write (replaced atomically).
         base_path_prefix: where the server sees `saved_models_dir`: by default
             `/models`, where the container of `serving/docker-compose.yml` and
@@ -169,7 +131,7 @@ def write_models_config(
     pb2 = model_server_config_pb2()
     config = pb2.ModelServerConfig()
     model_list = config.model_config_list
-    for name in find_models(saved_models_dir):
+    for name in layout.model_names(saved_models_dir):
         if "/" in name or ":" in name:
             continue  # Not addressable in TF Serving's REST paths.
         model = model_list.config.add()
@@ -186,12 +148,8 @@ def write_models_config(
         f"# Base paths are under {prefix}.\n"
     )
     text = header + text_format.MessageToString(config)
-    directory = os.path.dirname(os.path.abspath(out_path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, out_path)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    layout.write_text(out_path, text)
     return config
 
 

@@ -12,11 +12,12 @@ import re
 
 import numpy as np
 
+from keras_gans import contract
 from keras_gans.serving import manager as manager_lib
 from keras_gans.serving.errors import ServingError, failed_precondition, invalid_argument, not_found
 from keras_gans.serving.json_tensor import dtype_name
 
-DEFAULT_SIGNATURE = "serving_default"
+DEFAULT_SIGNATURE = contract.SERVING_DEFAULT  # what a request naming no signature gets
 PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"

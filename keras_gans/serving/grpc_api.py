@@ -17,6 +17,7 @@ from concurrent import futures
 import grpc
 import numpy as np
 
+from keras_gans import contract
 from keras_gans.serving import json_tensor as jt
 from keras_gans.serving.errors import ServingError
 
@@ -113,7 +114,7 @@ def _servicers():
                 if not request.HasField("model_spec"):
                     raise ServingError("INVALID_ARGUMENT", "Missing ModelSpec")
                 servable = self.core.servable_for(request.model_spec)
-                key = request.model_spec.signature_name or "serving_default"
+                key = request.model_spec.signature_name or contract.SERVING_DEFAULT
                 signature = servable.signature_defs.get(key)
                 if signature is None:
                     raise ServingError("INVALID_ARGUMENT", f"No signature was found with the name: {key}")

@@ -25,6 +25,7 @@ import math
 import numpy as np
 import orjson
 
+from keras_gans import contract
 from keras_gans.serving.errors import ServingError, invalid_argument
 
 ROW, COLUMNAR = "row", "columnar"
@@ -68,7 +69,6 @@ _INT_RANGES = {
 }
 
 _MAX_DEBUG_BYTES = 256
-_BYTES_SUFFIX = "_bytes"
 
 
 def dtype_name(dtype):
@@ -460,7 +460,7 @@ def _jsonable(name, array):
     """An output tensor as something orjson writes the way TF Serving does."""
     array = np.asarray(array)
     if array.dtype == object or array.dtype.kind in ("S", "U"):
-        as_bytes = name.endswith(_BYTES_SUFFIX)
+        as_bytes = contract.is_bytes_output(name)
 
         def convert(item):
             if isinstance(item, list):

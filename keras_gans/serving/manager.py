@@ -24,7 +24,8 @@ import logging
 import os
 import threading
 
-from keras_gans.export import SERVE_TAG
+from keras_gans import layout
+from keras_gans.contract import SERVE_TAG
 from keras_gans.serving import config as config_lib
 from keras_gans.serving.errors import ServingError, invalid_argument, not_found
 
@@ -76,10 +77,7 @@ class Servable:
         self.session = tf.compat.v1.Session(graph=self.graph, config=session_config)
         try:
             with self.graph.as_default():
-                if not (
-                    os.path.isfile(os.path.join(path, "saved_model.pb"))
-                    or os.path.isfile(os.path.join(path, "saved_model.pbtxt"))
-                ):
+                if not layout.is_saved_model(path):
                     raise FileNotFoundError(
                         "Could not find SavedModel .pb or .pbtxt at supplied export "
                         f"directory path: {path}"
@@ -215,11 +213,9 @@ class ModelManager:
         if not os.path.isdir(base_path):
             log.warning("Could not find base path %s for servable %s", base_path, name)
             return
-        on_disk = {}
-        for child in os.listdir(base_path):
-            version = config_lib.parse_version_dir(child)
-            if version is not None:
-                on_disk[version] = os.path.join(base_path, child)
+        # Every child TF Serving reads as a version, loadable or not: like TF Serving, the
+        # latest policy aspires the highest one even if it is empty (and it fails to load).
+        on_disk = {version: str(path) for version, path in layout.version_dirs(base_path).items()}
         aspired = _aspired_versions(model.config, on_disk)
 
         # Load new aspired versions, highest first.

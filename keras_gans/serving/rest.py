@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from keras_gans import contract
 from keras_gans.serving import json_tensor
 from keras_gans.serving.errors import HTTP_STATUS, ServingError, invalid_argument
 
@@ -165,7 +166,7 @@ class RestApi:
         doc = json_tensor.parse_json(body)
         spec.signature_name = json_tensor.signature_name(doc)
         servable = self.core.servable_for(spec)
-        key = spec.signature_name or "serving_default"
+        key = spec.signature_name or contract.SERVING_DEFAULT
         signature = servable.signature_defs.get(key)
         if signature is None:
             raise invalid_argument(f'Serving signature name: "{key}" not found in signature def')
@@ -196,7 +197,7 @@ class RestApi:
         if not examples:
             raise json_tensor.format_error(doc, "'examples' value is an empty array")
         servable = self.core.servable_for(spec)
-        key = spec.signature_name or "serving_default"
+        key = spec.signature_name or contract.SERVING_DEFAULT
         signature = servable.signature_defs.get(key)
         if signature is None:
             raise ServingError("INVALID_ARGUMENT", f"No signature was found with the name: {key}")

@@ -38,6 +38,8 @@ import signal
 import sys
 import threading
 
+from keras_gans import contract
+
 BINARY = "tensorflow_model_server"
 _EMBEDDED_ONLY = ("embedded", "host")
 
@@ -81,7 +83,7 @@ def build_parser():
     flag("tensorflow_session_parallelism", int, 0)
     flag("tensorflow_intra_op_parallelism", int, 0)
     flag("tensorflow_inter_op_parallelism", int, 0)
-    flag("saved_model_tags", str, "serve", "Comma-separated meta graph tags to load.")
+    flag("saved_model_tags", str, contract.SERVE_TAG, "Comma-separated meta graph tags to load.")
     flag("grpc_max_threads", int, 0)
     flag("enable_serialization_as_tensor_content", bool, False, "gRPC outputs as tensor_content bytes.")
     # Accepted for compatibility with tensorflow_model_server; no effect here.
