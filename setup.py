@@ -6,7 +6,12 @@ setup(
     description="A Keras model zoo of generative adversarial networks, exported for TensorFlow Serving.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["keras_gans", "keras_gans.*"]),
+    # The shipped generators and the evaluation classifier live in saved_models/ at the
+    # root (where TF Serving's deployment files mount them) and install as
+    # keras_gans/saved_models/, so kg.pretrained finds them after a plain pip install.
+    packages=find_packages(include=["keras_gans", "keras_gans.*"]) + ["keras_gans.saved_models"],
+    package_dir={"keras_gans.saved_models": "saved_models"},
+    package_data={"keras_gans.saved_models": ["**/*"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.*",

@@ -16,12 +16,14 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "callbacks",
+    "contract",
     "data",
     "distribute",
     "evaluation",
     "export",
     "images",
     "latent",
+    "layout",
     "losses",
     "metrics",
     "models",
@@ -29,10 +31,10 @@ _SUBMODULES = (
     "serving",
 )
 
-
-# The model classes register themselves with Keras' serialization on import, so that
-# `keras.models.load_model("gan.keras")` works after a plain `import keras_gans`.
-from keras_gans import models  # noqa: E402,F401
+# Nothing loads until used: `import keras_gans.serving.client` (the REST client) must not
+# pull in TensorFlow or Keras. The model classes register with Keras' serialization when
+# `keras_gans.models` is imported (any use of `kg.models`, `kg.pretrained`, ... does it);
+# import it before a bare `keras.models.load_model("gan.keras")`.
 
 
 def __getattr__(name):

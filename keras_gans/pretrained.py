@@ -11,9 +11,9 @@ same thing: float32 NumPy images `[n, H, W, C]` in [-1, 1], z drawn by
 `keras_gans.models.latent_from_seed` from the seed, so a seed gives the same images from
 either (and, quantized to uint8, from a server's `sample` signature).
 
-The folder is `saved_models/` at the root of the repository this package is installed from;
-the environment variable `KERAS_GANS_SAVED_MODELS` or the `saved_models_dir` argument point
-elsewhere.
+The folder is the zoo installed with the package (`saved_models/` of the repository, which a
+wheel installs as `keras_gans/saved_models/`); the environment variable
+`KERAS_GANS_SAVED_MODELS` or the `saved_models_dir` argument point elsewhere.
 
 Example:
     import keras_gans as kg
@@ -44,12 +44,15 @@ def _resolve_dir(given):
         return Path(given)
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
-    return Path(__file__).resolve().parents[1] / "saved_models"
+    package = Path(__file__).resolve().parent
+    installed = package / "saved_models"  # a wheel installs the zoo inside the package
+    return installed if installed.is_dir() else package.parent / "saved_models"
 
 
 def saved_models_dir(saved_models_dir: str | os.PathLike | None = None) -> Path:
     """The folder of the shipped models: the argument, else $KERAS_GANS_SAVED_MODELS, else
-    `saved_models/` beside the `keras_gans` package (the repository root)."""
+    the zoo installed with the package (`keras_gans/saved_models/` of a wheel, or
+    `saved_models/` at the root of a source checkout)."""
     return _resolve_dir(saved_models_dir)
 
 
@@ -126,7 +129,7 @@ def load(
         if keras_file.exists():
             import keras
 
-            import keras_gans  # noqa: F401  (registers the model classes with Keras)
+            import keras_gans.models  # noqa: F401  (registers the model classes with Keras)
 
             return keras.models.load_model(keras_file)
         if format == "keras":
