@@ -93,6 +93,9 @@ def card(name: str, saved_models_dir: str | os.PathLike | None = None) -> dict:
     return layout.read_card(path(name, saved_models_dir))
 
 
+REMOTE_PREFIXES = ("hf://", "https://", "http://")
+
+
 def load(
     name: str,
     saved_models_dir: str | os.PathLike | None = None,
@@ -102,12 +105,16 @@ def load(
     """A ready generator: `load(name).sample(n, seed=..., labels=...)` gives images.
 
     Args:
-        name: a name from `list()`.
+        name: a preset: a name from `list()`; a local path (a `.keras` file, a model
+            folder holding `<folder>.keras`, a run folder holding `model.keras`, a model base
+            path or a SavedModel version folder); or, online, a Keras `hf://owner/repo`
+            handle or an `http(s)://` URL of a `.keras` file (downloaded once, cached by
+            `keras.utils.get_file`).
         saved_models_dir: the folder of the shipped models (see `saved_models_dir()`).
         version: a SavedModel version; None for the latest. Giving one implies
             format "saved_model".
-        format: "auto" (the `.keras` file `<name>/<name>.keras` when present, else the latest
-            SavedModel), "keras" (the `.keras` file, an error when absent) or "saved_model".
+        format: "auto" (the `.keras` file when there is one, else the latest SavedModel),
+            "keras" (the `.keras` file, an error when absent) or "saved_model".
 
     Returns:
         A `keras_gans.models.GAN` (from the `.keras` file: compiled, ready to `fit` further),
@@ -115,7 +122,8 @@ def load(
         `num_classes` and `image_shape`, and give the same images for the same seed.
 
     Raises:
-        ValueError: unknown name (listing the available ones), version or format.
+        ValueError: unknown name (listing the available ones), version or format; a
+            remote preset that cannot be fetched.
 
     Example:
         g = load("cgan_mnist")
@@ -123,23 +131,71 @@ def load(
     """
     if format not in _FORMATS:
         raise ValueError(f"format must be one of {', '.join(_FORMATS)}; got {format!r}.")
+    if isinstance(name, str) and name.startswith(REMOTE_PREFIXES):
+        if version is not None or format == "saved_model":
+            raise ValueError(f"A remote preset is a .keras file; {name} has no SavedModel versions.")
+        return _load_keras(_fetch(name) if not name.startswith("hf://") else name, name)
+    local = Path(name) if isinstance(name, (str, os.PathLike)) else None
+    if local is not None and local.exists() and (local.suffix == ".keras" or local.is_dir()) and name not in list(saved_models_dir):
+        return _load_local(local, version, format)
     base = path(name, saved_models_dir)
-    keras_file = base / f"{name}.keras"
+    return _load_local(base, version, format, keras_file=base / f"{name}.keras", shown=name)
+
+
+def _load_local(local, version, format, keras_file=None, shown=None):  # noqa: A002
+    if local.suffix == ".keras":
+        if version is not None or format == "saved_model":
+            raise ValueError(f"{local} is a .keras file; it has no SavedModel versions.")
+        return _load_keras(local, local)
+    if keras_file is None:
+        keras_file = next((f for f in (local / f"{local.name}.keras", local / "model.keras") if f.exists()), local / f"{local.name}.keras")
     if version is None and format in ("auto", "keras"):
         if keras_file.exists():
-            import keras
-
-            import keras_gans.models  # noqa: F401  (registers the model classes with Keras)
-
-            return keras.models.load_model(keras_file)
+            return _load_keras(keras_file, keras_file)
         if format == "keras":
-            raise ValueError(f"{name} ships no .keras file (expected {keras_file}); use format='saved_model'.")
-    versions = layout.versions(base)
+            raise ValueError(
+                f"{shown or local} ships no .keras file (expected {keras_file}); use format='saved_model'."
+            )
+    location = layout.find_saved_model(local)
+    if location is not None and location.version is not None and location.path == local:
+        if version is not None and version != location.version:
+            raise ValueError(f"{local} is version {location.version}, not {version}.")
+        return SavedModelGenerator(local)
+    versions = layout.versions(local)
+    if not versions:
+        raise ValueError(
+            f"{local} holds neither a .keras GAN nor a SavedModel version (integer folders "
+            "with a saved_model.pb)."
+        )
     if version is None:
         version = versions[-1]
     elif version not in versions:
-        raise ValueError(f"{name} has no version {version!r}; it has {versions}.")
-    return SavedModelGenerator(layout.version_path(base, version))
+        raise ValueError(f"{shown or local.name} has no version {version!r}; it has {versions}.")
+    return SavedModelGenerator(layout.version_path(local, version))
+
+
+def _load_keras(file, shown):
+    import keras
+
+    import keras_gans.models  # noqa: F401  (registers the model classes with Keras)
+
+    try:
+        return keras.models.load_model(file)
+    except (OSError, ImportError) as error:  # hf:// offline, or without huggingface_hub
+        raise ValueError(f"Could not load the preset {shown}: {error}") from None
+
+
+def _fetch(url):
+    """A remote .keras file, downloaded once into Keras' cache."""
+    import keras
+
+    filename = url.rstrip("/").rsplit("/", 1)[-1]
+    if not filename.endswith(".keras"):
+        raise ValueError(f"A preset URL must name a .keras file; got {url}.")
+    try:
+        return keras.utils.get_file(filename, origin=url, cache_subdir="keras_gans")
+    except Exception as error:  # noqa: BLE001  (urllib's many network errors)
+        raise ValueError(f"Could not download the preset {url}: {error}") from None
 
 
 class SavedModelGenerator:

@@ -114,3 +114,56 @@ def test_every_shipped_generator_loads_and_samples(name):
     assert card.get("family"), f"{name} has no card.json with its family"
     json.dumps(card)  # a plain JSON document
     assert isinstance(g, (keras.Model, pretrained.SavedModelGenerator))
+
+
+# ----- presets: a zoo name, a local path, a remote handle ----------------------------
+
+
+def test_from_preset_on_a_family_checks_the_class(zoo):
+    gan = kg.models.DCGAN.from_preset("tiny_dcgan", saved_models_dir=zoo["root"])
+    assert type(gan) is kg.models.DCGAN and gan.d_optimizer is not None  # compiled, ready to fit
+    np.testing.assert_array_equal(gan.sample(2, seed=3), zoo["dcgan"].sample(2, seed=3))
+    assert type(kg.models.GAN.from_preset("tiny_dcgan", saved_models_dir=zoo["root"])) is kg.models.DCGAN
+    with pytest.raises(ValueError, match="'tiny_dcgan' is a DCGAN, not a WGAN"):
+        kg.models.WGAN.from_preset("tiny_dcgan", saved_models_dir=zoo["root"])
+    with pytest.raises(ValueError, match="tiny_cgan ships no .keras file"):
+        kg.models.ConditionalGAN.from_preset(zoo["root"] / "tiny_cgan")
+
+
+def test_load_takes_local_paths_of_every_kind(zoo, tmp_path):
+    keras_file = zoo["root"] / "tiny_dcgan" / "tiny_dcgan.keras"
+    expected = zoo["dcgan"].sample(2, seed=3)
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copyfile(keras_file, run / "model.keras")  # a keras-gans train run folder
+    for preset in (keras_file, str(keras_file), zoo["root"] / "tiny_dcgan", run):
+        gan = pretrained.load(preset)
+        assert isinstance(gan, kg.models.DCGAN), preset
+        np.testing.assert_array_equal(gan.sample(2, seed=3), expected)
+    exported = pretrained.load(zoo["root"] / "tiny_dcgan", format="saved_model")
+    assert isinstance(exported, pretrained.SavedModelGenerator)
+    version = pretrained.load(zoo["root"] / "tiny_cgan" / "1")  # a version folder
+    assert isinstance(version, pretrained.SavedModelGenerator) and version.num_classes == 4
+    with pytest.raises(ValueError, match="holds neither a .keras GAN nor a SavedModel version"):
+        pretrained.load(zoo["root"] / "half_written")
+    with pytest.raises(ValueError, match="is a .keras file; it has no SavedModel versions"):
+        pretrained.load(keras_file, version=1)
+
+
+def test_a_remote_preset_that_cannot_be_fetched_is_a_clear_error():
+    # Offline here: a URL on a closed loopback port, and an hf:// handle without the
+    # huggingface_hub package Keras fetches it with.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match=f"Could not download the preset http://127.0.0.1:{port}/dcgan.keras"):
+        pretrained.load(f"http://127.0.0.1:{port}/dcgan.keras")
+    with pytest.raises(ValueError, match="must name a .keras file"):
+        pretrained.load("https://127.0.0.1/models/dcgan")
+    try:
+        import huggingface_hub  # noqa: F401
+    except ImportError:
+        with pytest.raises(ValueError, match="Could not load the preset hf://keras-gans/dcgan_mnist"):
+            kg.models.DCGAN.from_preset("hf://keras-gans/dcgan_mnist")

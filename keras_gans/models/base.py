@@ -684,6 +684,26 @@ class GAN(keras.Model):
 
     # ----- serialization -------------------------------------------------------------
 
+    @classmethod
+    def from_preset(cls, preset, saved_models_dir=None):
+        """A saved GAN of this class, as keras-hub's `from_preset` gives a model.
+
+        `kg.pretrained` owns the files; this checks the class. Any family's
+        `from_preset` accepts what `kg.pretrained.load` does: a zoo name
+        (`kg.pretrained.list()`), a `.keras` file, a model or run folder holding one,
+        or, online, a Keras `hf://` handle or an `https://` URL of a `.keras` file.
+
+        Example:
+            gan = kg.models.DCGAN.from_preset("dcgan_mnist")
+            gan.fit(more_digits, epochs=2)   # it comes compiled, optimizers and all
+        """
+        from keras_gans import pretrained
+
+        gan = pretrained.load(preset, saved_models_dir=saved_models_dir, format="keras")
+        if not isinstance(gan, cls):
+            raise ValueError(f"The preset {preset!r} is a {type(gan).__name__}, not a {cls.__name__}.")
+        return gan
+
     @property
     def precision(self):
         """The Keras dtype policy the networks compute in: "float32", "mixed_float16" or
