@@ -6,6 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MNIST ?= $(firstword $(wildcard ../shared/data/mnist) mnist)
+# `make demo VERBOSE=1` also shows TensorFlow's logs (`keras-gans --verbose demo`).
+KERAS_GANS_FLAGS := $(if $(VERBOSE),--verbose)
 
 .PHONY: demo demo-train test test-fast install clean
 
@@ -18,7 +20,7 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m keras_gans.demo --mnist $(MNIST) --out demo_out
+	$(BIN)/python -m keras_gans.cli $(KERAS_GANS_FLAGS) demo --mnist $(MNIST) --out demo_out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
@@ -30,4 +32,4 @@ clean:
 	rm -rf $(VENV) demo_out *.egg-info
 
 demo-train: $(STAMP)
-	$(BIN)/python -m keras_gans.demo --mnist $(MNIST) --out demo_out --train
+	$(BIN)/python -m keras_gans.cli $(KERAS_GANS_FLAGS) demo --mnist $(MNIST) --out demo_out --train

@@ -60,7 +60,7 @@ def main(argv=None):
     rest_port, grpc_port = _free_port(), _free_port()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     server = subprocess.Popen(
-        [sys.executable, "-m", "keras_gans.serving.server", "--embedded", "--host=127.0.0.1",
+        [sys.executable, "-m", "keras_gans.cli", "serve", "--embedded", "--host=127.0.0.1",
          f"--port={grpc_port}", f"--rest_api_port={rest_port}", "--model_name=dcgan",
          f"--model_base_path={os.path.join(work, 'dcgan')}"],
         cwd=root, env=dict(os.environ, PYTHONPATH=root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

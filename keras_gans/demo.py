@@ -1,4 +1,4 @@
-"""`make demo`: the main job end to end, in a minute or less.
+"""The demo (`make demo`, `keras-gans demo`): the main job end to end, in a minute or less.
 
 1. A generator: the shipped `saved_models/dcgan_mnist` when present (no data needed),
    otherwise a DCGAN trained briefly on MNIST with `keras-gans train` and exported.
@@ -6,9 +6,14 @@
    embedded server otherwise).
 3. Samples requested over REST and over gRPC with the same seed: identical images.
 4. A grid PNG, then the server stops.
+
+Example:
+    from keras_gans import demo
+
+    demo.run(out="demo_out")                  # serves saved_models/dcgan_mnist
+    demo.run(mnist="../shared/data/mnist", train=True, steps=300)
 """
 
-import argparse
 import contextlib
 import socket
 import subprocess
@@ -23,7 +28,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _train(mnist, out, steps):
+def _keras_gans(verbose):
+    """The `keras-gans` command as a child process (quiet unless `verbose`)."""
+    return [sys.executable, "-m", "keras_gans.cli", *(["--verbose"] if verbose else [])]
+
+
+def _train(mnist, out, steps, verbose=False):
     """Trains a small DCGAN briefly and exports it; returns the model base path."""
     dataset = mnist if mnist and (Path(mnist) / "train-images-idx3-ubyte.gz").exists() else "mnist"
     if dataset == "mnist":
@@ -31,7 +41,7 @@ def _train(mnist, out, steps):
     run = Path(out) / "run"
     base = Path(out) / "models" / "dcgan_demo"
     command = [
-        sys.executable, "-m", "keras_gans.cli", "train", "dcgan", "--dataset", str(dataset),
+        *_keras_gans(verbose), "train", "dcgan", "--dataset", str(dataset),
         "--epochs", "1", "--steps-per-epoch", str(steps), "--batch-size", "64", "--width", "32",
         "--seed", "0", "--out", str(run), "--export", str(base), "--verbose", "2",
     ]
@@ -43,10 +53,10 @@ def _train(mnist, out, steps):
 
 
 @contextlib.contextmanager
-def _server(name, base_path):
+def _server(name, base_path, verbose=False):
     grpc_port, rest_port = _free_port(), _free_port()
     command = [
-        sys.executable, "-m", "keras_gans.cli", "serve", f"--model_name={name}",
+        *_keras_gans(verbose), "serve", f"--model_name={name}",
         f"--model_base_path={Path(base_path).resolve()}", f"--port={grpc_port}",
         f"--rest_api_port={rest_port}", "--host=127.0.0.1",
     ]
@@ -63,29 +73,30 @@ def _server(name, base_path):
         print("server stopped")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keras_gans.demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mnist", default=None, help="folder of MNIST IDX files (for training)")
-    parser.add_argument("--saved-models", default="saved_models")
-    parser.add_argument("--model", default="dcgan_mnist", help="shipped generator to serve")
-    parser.add_argument("--train", action="store_true", help="train a fresh DCGAN even if one ships")
-    parser.add_argument("--steps", type=int, default=300, help="training steps when training")
-    parser.add_argument("--out", default="demo_out")
-    parser.add_argument("-n", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+def run(mnist=None, saved_models="saved_models", model="dcgan_mnist", train=False, steps=300,
+        out="demo_out", n=64, seed=7, verbose=False):
+    """Runs the demo; returns 0 (raises SystemExit when the server fails or disagrees).
 
+    Args:
+        mnist: folder of MNIST IDX files, to train on (TFDS "mnist" when missing).
+        saved_models: where the shipped generators are.
+        model: the shipped generator to serve.
+        train: train a fresh DCGAN even if `model` ships.
+        steps: training steps when training.
+        out: folder for the run, the export and the samples PNG.
+        n, seed: samples requested over each protocol, and their seed.
+        verbose: the child commands show TensorFlow's logs too.
+    """
     from keras_gans import images, layout
     from keras_gans.serving import Client
 
-    base = Path(args.saved_models) / args.model
-    if args.train or not layout.is_model_dir(base):
-        base = _train(args.mnist, args.out, args.steps)
+    base = Path(saved_models) / model
+    if train or not layout.is_model_dir(base):
+        base = _train(mnist, out, steps, verbose)
     else:
         print(f"serving the shipped generator {base}")
     name = base.name
-    with _server(name, base) as (process, rest_url, grpc_url):
+    with _server(name, base, verbose) as (process, rest_url, grpc_url):
         with Client(rest_url) as rest, Client(grpc_url) as grpc:
             deadline = time.monotonic() + 120
             while True:
@@ -101,20 +112,16 @@ def main(argv=None):
             rest.sample(name, 1, seed=0)  # the first request of each kind pays for warm-up
             grpc.sample(name, 1, seed=0)
             start = time.perf_counter()
-            over_rest = rest.sample(name, args.n, seed=args.seed)
+            over_rest = rest.sample(name, n, seed=seed)
             rest_ms = (time.perf_counter() - start) * 1000
             start = time.perf_counter()
-            over_grpc = grpc.sample(name, args.n, seed=args.seed)
+            over_grpc = grpc.sample(name, n, seed=seed)
             grpc_ms = (time.perf_counter() - start) * 1000
-    print(f"{args.n} samples, seed {args.seed}: REST {rest_ms:.0f} ms, gRPC {grpc_ms:.0f} ms, "
+    print(f"{n} samples, seed {seed}: REST {rest_ms:.0f} ms, gRPC {grpc_ms:.0f} ms, "
           f"shape {over_rest.shape} {over_rest.dtype}")
     if not (over_rest == over_grpc).all():
         raise SystemExit("error: REST and gRPC returned different images for the same seed")
     print("REST and gRPC gave identical images for the same seed")
-    path = images.save_png(Path(args.out) / f"{name}_samples.png", images.grid(over_rest))
+    path = images.save_png(Path(out) / f"{name}_samples.png", images.grid(over_rest))
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

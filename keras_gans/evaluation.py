@@ -23,8 +23,8 @@ space, and compares the mean nearest-neighbour distance of samples to the traini
 that of the test split's images: a generator that memorised its training data would be much
 closer to it than unseen real digits are.
 
-`keras-gans evaluate MODEL --dataset DIR` runs all of this and prints a markdown table (see
-`main`).
+`report` runs all of this and prints a markdown table; it is `keras-gans evaluate MODEL
+--dataset DIR` (keras_gans/cli/evaluate.py).
 
 Example:
     import keras_gans as kg
@@ -41,7 +41,6 @@ import dataclasses
 import datetime
 import hashlib
 import os
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -67,7 +66,7 @@ __all__ = [
     "resolve_model",
     "update_card",
     "file_sha256",
-    "main",
+    "report",
 ]
 
 # Chunk i of an evaluation draws with seed `seed * SEED_STRIDE + i`: evaluations with
@@ -786,128 +785,130 @@ def update_card(card_dir: str | os.PathLike, record: dict, version: int | None =
     return layout.write_card(card_dir, card)
 
 
-# --------------------------------------------------------------------------- command line
+# --------------------------------------------------------------------------- the whole report
 
 
-def _parser():
-    import argparse
+def report(
+    model: str | os.PathLike,
+    dataset: str | os.PathLike,
+    *,
+    split: str = "test",
+    train_dataset: str | os.PathLike | None = None,
+    train_split: str = "train",
+    num_samples: int = 10000,
+    seed: int = 0,
+    batch_size: int = 500,
+    classifier: str | os.PathLike | None = None,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    floor: bool = True,
+    write_card: bool = False,
+    memorisation_png: str | os.PathLike | None = None,
+    memorisation_samples: int = 1000,
+    grid_samples: int = 16,
+    k: int = 3,
+    json_path: str | os.PathLike | None = None,
+    command: str | None = None,
+) -> dict:
+    """Measures a generator and prints a markdown table of its metrics (`keras-gans evaluate`).
 
-    p = argparse.ArgumentParser(
-        prog="keras-gans evaluate",
-        description="Measure a generator: MNIST FID, MNIST IS, KID, class balance or label accuracy, "
-        "beside the real data's own values; optionally a memorisation check.",
-    )
-    p.add_argument("model", help="a name in saved_models/, a model base path (latest version), a SavedModel "
-                                 "version folder, a .keras file or a run folder")
-    p.add_argument("--dataset", required=True, help="real images: folder of MNIST IDX files, .npz, image folder or TFDS name")
-    p.add_argument("--split", default="test", help="split of --dataset to compare with (default test)")
-    p.add_argument("--train-dataset", default=None,
-                   help="training images for the real floor and the memorisation check (default: --dataset, "
-                        "when it has the --train-split)")
-    p.add_argument("--train-split", default="train")
-    p.add_argument("-n", "--num-samples", type=int, default=10000, help="generated samples (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
-    p.add_argument("--batch-size", type=int, default=500)
-    p.add_argument("--classifier", default=None,
-                   help="MNIST classifier .keras file (default saved_models/mnist_classifier/classifier.keras)")
-    p.add_argument("--kid-subsets", type=int, default=100)
-    p.add_argument("--kid-subset-size", type=int, default=1000)
-    p.add_argument("--no-floor", action="store_true", help="skip the real data's values")
-    p.add_argument("--update-card", action="store_true",
-                   help="write the metrics into the model's card.json (key \"metrics\")")
-    p.add_argument("--memorisation", default=None, metavar="PNG",
-                   help="also run the memorisation check and write its nearest-neighbour grid here")
-    p.add_argument("--memorisation-samples", type=int, default=1000,
-                   help="samples (and test images) whose nearest-neighbour distances are averaged (default 1000)")
-    p.add_argument("--grid-samples", type=int, default=16, help="samples shown in the memorisation PNG")
-    p.add_argument("--k", type=int, default=3, help="training neighbours shown per sample")
-    p.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
-    return p
+    Args:
+        model: a name in saved_models/, a model base path (latest version), a SavedModel
+            version folder, a .keras file or a run folder (see `resolve_model`).
+        dataset, split: the real images to compare with (MNIST IDX folder, .npz, image
+            folder or TFDS name).
+        train_dataset, train_split: training images for the real floor and the memorisation
+            check (default: `dataset`, when it has `train_split`).
+        num_samples, seed, batch_size: generated samples, the evaluation seed, images per batch.
+        classifier: the MNIST classifier .keras file (default: the shipped one).
+        kid_subsets, kid_subset_size: KID's subsets.
+        floor: also measure the real data (the values a perfect generator would reach).
+        write_card: write the record into the model's card.json (key "metrics").
+        memorisation_png: also run the memorisation check and write its grid here.
+        memorisation_samples, grid_samples, k: the memorisation check's sample count,
+            samples shown, and training neighbours shown per sample.
+        json_path: also write the record as JSON there.
+        command: the command line recorded (e.g. "keras-gans evaluate dcgan_mnist ...").
 
-
-def main(argv=None) -> int:
-    """`keras-gans evaluate`: prints a markdown table of a generator's metrics.
+    Returns:
+        The record (what the card and the JSON file hold).
 
     Example:
-        keras-gans evaluate dcgan_mnist --dataset ../shared/data/mnist --update-card
-        keras-gans evaluate saved_models/cgan_mnist/1 --dataset ../shared/data/mnist -n 2000
-        keras-gans evaluate runs/dcgan_mnist --dataset ../shared/data/mnist --memorisation nn.png
+        evaluation.report("dcgan_mnist", "../shared/data/mnist", num_samples=2000)
     """
     from keras_gans import data
 
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
     started = time.time()
-    sampler, info = resolve_model(args.model)
-    if args.update_card and info["card_dir"] is None:
+    sampler, info = resolve_model(model)
+    if write_card and info["card_dir"] is None:
         raise ValueError(
-            f"--update-card: {args.model} has no card.json beside it (cards live in a model's base "
+            f"--update-card: {model} has no card.json beside it (cards live in a model's base "
             "path, e.g. saved_models/NAME/card.json)."
         )
-    classifier_path = Path(args.classifier) if args.classifier else default_classifier_path()
-    classifier = load_classifier(classifier_path, args.batch_size)
-    real_images, real_labels = data.load_arrays(args.dataset, split=args.split)
+    classifier_path = Path(classifier) if classifier else default_classifier_path()
+    classifier = load_classifier(classifier_path, batch_size)
+    real_images, real_labels = data.load_arrays(dataset, split=split)
 
     train_images = None
-    train_source = args.train_dataset or args.dataset
-    wants_train = args.memorisation is not None or not args.no_floor
+    train_source = train_dataset or dataset
+    wants_train = memorisation_png is not None or floor
     if wants_train:
         try:
-            train_images, _ = data.load_arrays(train_source, split=args.train_split)
+            train_images, _ = data.load_arrays(train_source, split=train_split)
         except ValueError as error:
-            if args.train_dataset is not None or args.memorisation is not None:
+            if train_dataset is not None or memorisation_png is not None:
                 raise
             print(f"note: no training split ({error}); the floor has no FID/KID.", file=sys.stderr)
 
-    real_features = metrics_lib.compute_features(classifier, real_images, args.batch_size)
+    real_features = metrics_lib.compute_features(classifier, real_images, batch_size)
     common = dict(
-        classifier=classifier, num_samples=args.num_samples, seed=args.seed, batch_size=args.batch_size,
-        kid_subsets=args.kid_subsets, kid_subset_size=args.kid_subset_size, real_features=real_features,
+        classifier=classifier, num_samples=num_samples, seed=seed, batch_size=batch_size,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, real_features=real_features,
     )
     scores = evaluate_generator(sampler, real_images, real_labels, **common)
-    real = None if args.no_floor else evaluate_real(real_images, real_labels, train_images, **common)
+    real = evaluate_real(real_images, real_labels, train_images, **common) if floor else None
 
-    print(f"{info['path']} ({info['kind']}), {args.num_samples} samples, seed {args.seed}, "
-          f"against {len(real_images)} images of {args.dataset} ({args.split})\n")
+    print(f"{info['path']} ({info['kind']}), {num_samples} samples, seed {seed}, "
+          f"against {len(real_images)} images of {dataset} ({split})\n")
     print(format_table(scores, real))
     if real is not None and "fid" in real:
-        print(f"\nreal data: IS, class balance and accuracy of the {args.split} split; FID/KID of "
-              f"{real['fid'].num_samples} random {args.train_split} images vs the {args.split} split.")
+        print(f"\nreal data: IS, class balance and accuracy of the {split} split; FID/KID of "
+              f"{real['fid'].num_samples} random {train_split} images vs the {split} split.")
 
     memorisation = None
-    if args.memorisation is not None:
+    if memorisation_png is not None:
         memorisation = memorisation_check(
             sampler, train_images, real_images, classifier=classifier,
-            num_samples=args.memorisation_samples, grid_samples=args.grid_samples, k=args.k,
-            seed=args.seed, batch_size=args.batch_size, png_path=args.memorisation,
+            num_samples=memorisation_samples, grid_samples=grid_samples, k=k,
+            seed=seed, batch_size=batch_size, png_path=memorisation_png,
         )
         print("\nmemorisation check (nearest training image):\n")
         print(memorisation.format_table())
         if memorisation.png_path:
-            print(f"\nwrote {memorisation.png_path}: each row a sample, its {args.k} nearest training images "
-                  f"in pixels, a grey tile, its {args.k} nearest in classifier features.")
+            print(f"\nwrote {memorisation.png_path}: each row a sample, its {k} nearest training images "
+                  f"in pixels, a grey tile, its {k} nearest in classifier features.")
 
     record = {
-        "num_samples": args.num_samples,
-        "seed": args.seed,
-        "batch_size": args.batch_size,
-        "command": "keras-gans evaluate " + " ".join(shlex.quote(a) for a in argv),
+        "num_samples": num_samples,
+        "seed": seed,
+        "batch_size": batch_size,
+        "command": command,
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "wall_time_seconds": round(time.time() - started, 1),
         "source": {"kind": info["kind"], "path": info["path"], "version": info["version"]},
-        "dataset": {"path": str(args.dataset), "split": args.split, "num_images": int(len(real_images))},
+        "dataset": {"path": str(dataset), "split": split, "num_images": int(len(real_images))},
         "classifier": {"path": str(classifier_path), "sha256": file_sha256(classifier_path)},
         "scores": {key: score.to_dict() for key, score in scores.items()},
         "real": None if real is None else {key: score.to_dict() for key, score in real.items()},
     }
     if real is not None and train_images is not None:
-        record["real"]["train"] = {"path": str(train_source), "split": args.train_split}
+        record["real"]["train"] = {"path": str(train_source), "split": train_split}
     if memorisation is not None:
         record["memorisation"] = memorisation.to_dict()
-    if args.update_card:
+    if write_card:
         update_card(info["card_dir"], record, info["version"])
         print(f"\nwrote the metrics into {Path(info['card_dir']) / 'card.json'}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        layout.write_json(args.json, record)
-    return 0
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        layout.write_json(json_path, record)
+    return record

@@ -20,8 +20,8 @@ a path to one, or a serving `Client` and a model name. A seed names the latent p
 `sample(1, seed=s)` draws (`keras_gans.models.latent_from_seed`), so the end points of an
 interpolation between seeds are exactly those samples.
 
-The `keras-gans sample` command takes `--interpolate {linear,slerp} --steps 8 --seeds 1,2`
-and `--arithmetic A,B,C` (see `add_arguments`).
+The `keras-gans sample` command (keras_gans/cli/sample.py) takes `--interpolate
+{linear,slerp} --steps 8 --seeds 1,2` and `--arithmetic A,B,C`.
 
 Example:
     import keras_gans as kg
@@ -52,9 +52,6 @@ __all__ = [
     "as_generator",
     "interpolation_images",
     "arithmetic_images",
-    "add_arguments",
-    "requested",
-    "run",
 ]
 
 METHODS = ("linear", "slerp")
@@ -425,115 +422,3 @@ def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, se
     row_labels = _row_labels(gen, labels, 1)  # the first of the given labels, or class 0
     return gen(z, None if row_labels is None else np.full(len(z), row_labels[0]))
 
-
-# --------------------------------------------------------------------------- command line
-
-
-def _int_list(text, what):
-    try:
-        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
-    except ValueError:
-        raise ValueError(f"{what} must be comma-separated integer seeds, e.g. 1,2; got {text!r}") from None
-
-
-def _operands(text):
-    """'1+2+3,4,5' -> [[1, 2, 3], [4], [5]]: three operands, '+' joins seeds to average."""
-    parts = text.replace(" ", "").split(",")
-    try:
-        operands = [[int(s) for s in part.split("+")] for part in parts]
-    except ValueError:
-        operands = None
-    if operands is None or len(operands) != 3:
-        raise ValueError(
-            f"--arithmetic takes three operands A,B,C, each a seed or seeds joined by + "
-            f"(averaged), e.g. 1+2+3,4+5+6,7+8+9; got {text!r}"
-        )
-    return operands
-
-
-def add_arguments(parser):
-    """Adds the latent-exploration flags to `keras-gans sample`'s parser.
-
-    `--interpolate {linear,slerp}`, `--steps`, `--seeds`, `--arithmetic A,B,C`,
-    `--variations`, and `--model-path` (a local SavedModel, base path or .keras file instead
-    of `--server`/`--model`).
-    """
-    group = parser.add_argument_group("latent-space exploration (Radford et al., 2016)")
-    group.add_argument("--interpolate", choices=METHODS, default=None,
-                       help="write a grid of interpolations between the latent points of --seeds (pairs, one row each)")
-    group.add_argument("--steps", type=int, default=8, help="images per interpolation, end points included (default 8)")
-    group.add_argument("--seeds", default="0,1", help="comma-separated seeds, taken in pairs (default 0,1)")
-    group.add_argument("--arithmetic", default=None, metavar="A,B,C",
-                       help="write G(A), G(B), G(C), G(A - B + C); each operand a seed or seeds joined by + (averaged)")
-    group.add_argument("--variations", type=int, default=0,
-                       help="with --arithmetic: extra images of the result plus uniform noise of +-0.25")
-    group.add_argument("--model-path", default=None,
-                       help="generate locally from a SavedModel (version folder or base path) or a .keras file, "
-                            "instead of --server and --model")
-
-
-def requested(args):
-    """True when `keras-gans sample` was asked for local or latent-space work (handled by `run`)."""
-    return bool(args.interpolate or args.arithmetic or args.model_path)
-
-
-def run(args):
-    """Carries out `keras-gans sample` with the flags of `add_arguments`; writes `args.out`.
-
-    Returns:
-        0 on success (errors raise ValueError or SystemExit with the reason).
-    """
-    from keras_gans import images as images_lib
-    from keras_gans.serving.errors import ServingError
-
-    if args.interpolate and args.arithmetic:
-        raise SystemExit("error: --interpolate and --arithmetic write different grids; pick one.")
-    if args.model_path is None and (args.server is None or args.model is None):
-        raise SystemExit("error: give --server and --model (a served generator), or --model-path (a local one).")
-    try:
-        seeds = _int_list(args.seeds, "--seeds") if args.interpolate else None
-        operands = _operands(args.arithmetic) if args.arithmetic else None
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-
-    client = None
-    if args.model_path is not None:
-        source, where = args.model_path, args.model_path
-    else:
-        from keras_gans.serving.client import Client
-
-        client = Client(args.server, timeout=args.timeout)
-        source, where = client, f"{args.model} at {args.server}"
-    try:
-        gen = as_generator(source, model=args.model, version=args.version)
-        if args.interpolate:
-            samples = interpolation_images(gen, seeds, args.steps, args.interpolate, labels=args.labels)
-            cols, what = args.steps, f"{len(seeds) // 2} {args.interpolate} interpolation(s) of {args.steps} steps"
-        elif args.arithmetic:
-            a, b, c = operands
-            samples = arithmetic_images(gen, a, b, c, labels=args.labels, variations=args.variations)
-            cols, what = len(samples), f"A, B, C, A - B + C ({args.arithmetic})"
-        else:
-            import secrets
-
-            seed = secrets.randbelow(2**31) if args.seed is None else args.seed
-            from keras_gans.models.base import latent_from_seed
-
-            z = latent_from_seed(args.num_samples, gen.latent_dim, seed).numpy()
-            labels = args.labels
-            if gen.conditional and labels is None:
-                if gen.num_classes is None:
-                    raise SystemExit("error: this conditional generator has no card stating its classes; pass --labels.")
-                labels = np.arange(args.num_samples) % gen.num_classes
-            samples = gen(z, labels)
-            cols, what = None, f"{len(samples)} samples (seed {seed})"
-    except ServingError as e:
-        raise SystemExit(f"error: {args.server} answered {e.code}: {e.message}") from None
-    finally:
-        if client is not None:
-            client.close()
-    if samples.ndim != 4:
-        raise SystemExit(f"error: cannot draw samples of shape {samples.shape[1:]} as an image grid")
-    images_lib.save_png(args.out, images_lib.grid(samples, cols=cols))
-    print(f"wrote {args.out}: {what} from {where}")
-    return 0

@@ -1,5 +1,7 @@
-"""`keras-gans` is quiet by default: its own output, not TensorFlow's start-up logs."""
+"""The CLI package: the only place with argparse, light until a command runs, quiet by default."""
 
+import ast
+import json
 import subprocess
 import sys
 
@@ -7,6 +9,7 @@ from keras_gans.cli import _logs
 from tests.conftest import ROOT
 
 NOISE = ("oneDNN", "cuda", "cpu_feature_guard", "absl::InitializeLog")
+COMMANDS = ("train", "export", "serve", "serving-config", "sample", "evaluate", "demo")
 
 
 def keras_gans(*args):
@@ -62,3 +65,36 @@ def test_a_command_that_loads_tensorflow_prints_only_its_own_output(tmp_path):
     assert verbose.returncode == 1
     assert verbose.stderr.splitlines()[-1] == quiet.stderr.strip()
     assert any(word in verbose.stderr for word in NOISE), verbose.stderr
+
+
+def test_only_the_cli_package_uses_argparse():
+    users = []
+    for path in sorted((ROOT / "keras_gans").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module]
+            if "argparse" in names:
+                users.append(path.relative_to(ROOT).as_posix())
+    assert users and all(user.startswith("keras_gans/cli/") for user in users), users
+
+
+_HELP = """
+import contextlib, io, json, sys
+from keras_gans import cli
+for argv in [["--help"]] + [[command, "--help"] for command in sys.argv[1:]]:
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        try:
+            cli.main(argv)
+        except SystemExit as exit:
+            assert exit.code == 0, (argv, exit.code)
+    assert out.getvalue().startswith("usage: keras-gans"), (argv, out.getvalue()[:200])
+print(json.dumps(sorted(m for m in ("tensorflow", "keras", "grpc") if m in sys.modules)))
+"""
+
+
+def test_the_help_of_every_command_loads_no_tensorflow():
+    done = subprocess.run([sys.executable, "-c", _HELP, *COMMANDS], capture_output=True, text=True,
+                          timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == []

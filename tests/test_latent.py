@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 import keras_gans as kg
+from keras_gans import cli
 from keras_gans import images as images_lib
 from keras_gans import latent
-from keras_gans.serving import client as client_lib
 
 TILE = 28 + 2  # a grid tile: image and padding
 
@@ -133,18 +133,18 @@ def _grid(path):
 def test_sample_command_writes_interpolation_and_arithmetic_grids_locally(gans, tmp_path, capsys):
     base = gans["root"] / "dcgan"
     out = tmp_path / "walk.png"
-    assert client_lib.main(["--model-path", str(base), "--interpolate", "slerp", "--steps", "4",
+    assert cli.main(["sample", "--model-path", str(base), "--interpolate", "slerp", "--steps", "4",
                             "--seeds", "1,2,3,4", "--out", str(out)]) == 0
     assert _grid(out).shape == (2 * TILE + 2, 4 * TILE + 2)
     assert "2 slerp interpolation(s) of 4 steps" in capsys.readouterr().out
     out = tmp_path / "sum.png"
-    assert client_lib.main(["--model-path", str(base), "--arithmetic", "1+2,3,4", "--out", str(out)]) == 0
+    assert cli.main(["sample", "--model-path", str(base), "--arithmetic", "1+2,3,4", "--out", str(out)]) == 0
     expected = images_lib.grid(latent.arithmetic_images(gans["dcgan"], [1, 2], 3, 4), cols=4)
     np.testing.assert_array_equal(_grid(out), expected[..., 0])
     with pytest.raises(SystemExit, match="three operands"):
-        client_lib.main(["--model-path", str(base), "--arithmetic", "1,2", "--out", str(out)])
+        cli.main(["sample", "--model-path", str(base), "--arithmetic", "1,2", "--out", str(out)])
     with pytest.raises(SystemExit):  # neither a server nor a local model
-        client_lib.main(["--interpolate", "linear", "--out", str(out)])
+        cli.main(["sample", "--interpolate", "linear", "--out", str(out)])
 
 
 def _free_port():
@@ -171,8 +171,8 @@ def test_sample_command_interpolates_through_a_server(gans, tmp_path):
     try:
         served, local = tmp_path / "served.png", tmp_path / "local.png"
         args = ["--interpolate", "linear", "--steps", "3", "--seeds", "7,8", "--labels", "1"]
-        assert client_lib.main(["--server", f"grpc://127.0.0.1:{port}", "--model", "cgan", *args, "--out", str(served)]) == 0
-        assert client_lib.main(["--model-path", str(gans["root"] / "cgan"), *args, "--out", str(local)]) == 0
+        assert cli.main(["sample", "--server", f"grpc://127.0.0.1:{port}", "--model", "cgan", *args, "--out", str(served)]) == 0
+        assert cli.main(["sample", "--model-path", str(gans["root"] / "cgan"), *args, "--out", str(local)]) == 0
         np.testing.assert_array_equal(_grid(served), _grid(local))
         assert _grid(served).shape == (TILE + 2, 3 * TILE + 2)
     finally:

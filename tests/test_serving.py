@@ -111,7 +111,7 @@ class Served:
 
 def _start_server(served, config_path, log_path):
     command = [
-        sys.executable, "-m", "keras_gans.serving.server", "--embedded",
+        sys.executable, "-m", "keras_gans.cli", "serve", "--embedded",
         "--host=127.0.0.1",
         f"--port={served.grpc_target.rsplit(':', 1)[1]}",
         f"--rest_api_port={served.rest.rsplit(':', 1)[1]}",
@@ -630,16 +630,16 @@ def test_versions_are_polled_and_a_bad_version_does_not_take_the_model_down(serv
 
 
 def test_sample_command_writes_a_grid(served, tmp_path):
-    from keras_gans.serving import client as client_lib
+    from keras_gans import cli
 
     out = tmp_path / "grid.png"
     for url in (served.rest, "grpc://" + served.grpc_target):
-        assert client_lib.main(["--server", url, "--model", "cgan", "-n", "4", "--seed", "3", "--labels", "0,1,2,0",
+        assert cli.main(["sample", "--server", url, "--model", "cgan", "-n", "4", "--seed", "3", "--labels", "0,1,2,0",
                                 "--out", str(out)]) == 0
         grid = np.asarray(Image.open(out))
         assert grid.dtype == np.uint8 and grid.shape == (2 * 30 + 2, 2 * 30 + 2)
     with pytest.raises(SystemExit, match="answered NOT_FOUND: Servable not found for request: Latest\\(nope\\)"):
-        client_lib.main(["--server", served.rest, "--model", "nope", "--out", str(out)])
+        cli.main(["sample", "--server", served.rest, "--model", "nope", "--out", str(out)])
 
 
 def test_concurrent_requests_get_their_own_answers(served):

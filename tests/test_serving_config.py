@@ -15,7 +15,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from keras_gans import contract, layout
+from keras_gans import cli, contract, layout
+from keras_gans.cli import serve
 from keras_gans.serving import config as config_lib
 from keras_gans.serving import server
 from keras_gans.serving.errors import ServingError
@@ -118,7 +119,7 @@ def test_the_deployment_files(tmp_path):
 
 
 def test_tf_serving_flags_parse():
-    args = server.build_parser().parse_args(
+    args = serve.build_parser().parse_args(
         ["--port=8600", "--rest_api_port", "8601", "--model_config_file=/x/models.config",
          "--enable_batching", "--rest_api_enable_cors_support=false", "--file_system_poll_wait_seconds=0",
          "--grpc_channel_arguments=grpc.max_connection_age_ms=2000"]
@@ -126,7 +127,7 @@ def test_tf_serving_flags_parse():
     assert (args.port, args.rest_api_port, args.model_config_file) == (8600, 8601, "/x/models.config")
     assert args.enable_batching is True and args.rest_api_enable_cors_support is False
     assert args.file_system_poll_wait_seconds == 0 and args.model_name == "default"
-    assert server._binary_argv(args, []) == [
+    assert serve.binary_argv(args) == [
         "tensorflow_model_server", "--port=8600", "--rest_api_port=8601",
         "--model_config_file=/x/models.config", "--file_system_poll_wait_seconds=0",
         "--enable_batching=true", "--grpc_channel_arguments=grpc.max_connection_age_ms=2000",
@@ -140,7 +141,7 @@ def test_serve_execs_tensorflow_model_server_when_installed(tmp_path):
     fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     env = dict(os.environ, PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=ROOT)
-    command = [sys.executable, "-m", "keras_gans.serving.server", "--model_name", "dcgan",
+    command = [sys.executable, "-m", "keras_gans.cli", "serve", "--model_name", "dcgan",
                "--model_base_path", "saved_models/dcgan", "--rest_api_port", "8501", "--host", "127.0.0.1"]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -153,6 +154,7 @@ def test_serve_execs_tensorflow_model_server_when_installed(tmp_path):
 def test_serve_refuses_a_batching_file_without_batching(tmp_path):
     params = tmp_path / "batching.txt"
     params.write_text("max_batch_size { value: 8 }\n")
-    status = server.main(["--embedded", "--model_base_path", str(tmp_path), f"--batching_parameters_file={params}"])
+    status = cli.main(["serve", "--embedded", "--model_base_path", str(tmp_path), f"--batching_parameters_file={params}"])
     assert status == 2
-    assert server.main(["--embedded", "--port=0"]) == 2  # nothing to serve
+    assert cli.main(["serve", "--embedded", "--port=0"]) == 2  # nothing to serve
+    assert server.run_embedded(server.ServerOptions(port=0)) == 2  # the same, as a library call

@@ -1,22 +1,27 @@
-"""The `keras-gans` command: train, export, serve, sample, evaluate, serving-config.
+"""The `keras-gans` command: train, export, serve, sample, evaluate, serving-config, demo.
 
     keras-gans train dcgan --dataset ../shared/data/mnist --epochs 5 --out runs/dcgan
     keras-gans export runs/dcgan --to saved_models/dcgan_mnist
     keras-gans serve --model_config_file serving/models.config --port 8500 --rest_api_port 8501
     keras-gans sample --server http://localhost:8501 --model dcgan_mnist -n 64 --seed 7 --out grid.png
+    keras-gans evaluate dcgan_mnist --dataset ../shared/data/mnist
+    keras-gans demo
 
 TensorFlow's start-up and INFO/WARNING logs are hidden unless `keras-gans --verbose COMMAND`.
 """
+
+# One module per command, each with `add_parser(subparsers)` and `run(args)`. This package is
+# the only place with argparse: a command turns its flags into calls of library functions
+# (keras_gans.training.runs, evaluation, latent, serving.server, demo) that tests call
+# directly. Modules load nothing heavy until a command runs, so `--help` imports no TensorFlow.
 
 import argparse
 import shlex
 import sys
 
-from keras_gans.cli import _logs, evaluate, export, sample, serve, serving_config, train
+from keras_gans.cli import _logs, demo, evaluate, export, sample, serve, serving_config, train
 
-COMMANDS = (train, export)
-# These commands own their flags (serve takes tensorflow_model_server's).
-PASSTHROUGH = {"serve": serve, "serving-config": None, "sample": sample, "evaluate": evaluate}
+COMMANDS = (train, export, serve, serving_config, sample, evaluate, demo)
 
 
 def build_parser():
@@ -24,30 +29,21 @@ def build_parser():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--verbose", dest="show_logs", action="store_true",
                         help="also show TensorFlow's start-up and run-time logs (hidden by default)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
-        module.add_parser(sub)
-    serving_config.add_parser(sub)
-    for name, module in PASSTHROUGH.items():
-        if module is not None:
-            # Listed for `keras-gans --help`; main() hands their arguments on before parsing.
-            sub.add_parser(name, help=module.HELP, add_help=False)
+        module.add_parser(subparsers)
     return parser
 
 
 def main(argv=None):
+    """Runs `keras-gans ARGV` (default `sys.argv[1:]`); returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
-    show_logs = bool(argv) and argv[0] == "--verbose"
-    if not show_logs:
+    args = build_parser().parse_args(argv)
+    if not args.show_logs:
         _logs.quiet()
+    args.command_line = "keras-gans " + " ".join(shlex.quote(a) for a in argv)
     try:
-        if argv[show_logs:] and PASSTHROUGH.get(argv[show_logs]) is not None:
-            result = PASSTHROUGH[argv[show_logs]].main(argv[show_logs + 1:])
-        else:
-            args = parser.parse_args(argv)
-            args.command_line = "keras-gans " + " ".join(shlex.quote(a) for a in argv)
-            result = args.run(args)
+        result = args.run(args)
     except ValueError as error:  # the project's bad-input errors: one clear line
         raise SystemExit(f"error: {error}") from None
     return result if isinstance(result, int) else 0

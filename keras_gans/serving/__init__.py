@@ -1,8 +1,8 @@
 """Serving generators: a TF Serving client and an embedded TF-Serving-compatible server.
 
 `Client` talks to TensorFlow Serving (or the embedded server) over REST or
-gRPC; `server.main` is `keras-gans serve`; `config.write_models_config` is
-`keras-gans serving-config`.
+gRPC; `server.run_embedded` is the embedded server of `keras-gans serve`;
+`config.write_models_config` is `keras-gans serving-config`.
 
 Example:
     from keras_gans.serving import Client
