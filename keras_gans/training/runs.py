@@ -36,6 +36,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from keras_gans import layout
+
 RUN_FILENAME = "run.json"
 # What makes two runs the same run: resuming with different values would silently mix
 # two experiments in one folder.
@@ -161,19 +163,8 @@ def write_run(
         "wall_time_seconds": round(time.time() - started, 1),
         **(extra or {}),
     }
-    _write_json_atomically(Path(out) / RUN_FILENAME, record)
+    layout.write_json(Path(out) / RUN_FILENAME, record)
     return record
-
-
-def _write_json_atomically(path: Path, data) -> None:
-    """A temporary file beside `path`, then `os.replace`: readers see the old file or the new."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def check_init(init: str | os.PathLike, settings: Mapping) -> None:
@@ -230,8 +221,8 @@ def training_record(gan, run_json: str | os.PathLike | None = None) -> dict:
     init = (record.get("config") or {}).get("init")
     if init:
         folder = Path(init).parent
-        if (folder / "card.json").exists():
-            record["init_training"] = json.loads((folder / "card.json").read_text(encoding="utf-8")).get("training")
+        if layout.has_card(folder):
+            record["init_training"] = layout.read_card(folder).get("training")
         elif (folder / RUN_FILENAME).exists():
             record["init_training"] = read_run(folder)
     record["generator_steps"] = int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else 0
