@@ -735,7 +735,7 @@ def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike |
     if keras_file is not None:
         import keras
 
-        import keras_gans  # noqa: F401  (registers the model classes)
+        import keras_gans.models  # noqa: F401  (registers the model classes)
 
         gan = keras.models.load_model(keras_file, compile=False)
         card_dir = keras_file.parent if layout.has_card(keras_file.parent) else None

@@ -6,7 +6,7 @@ there, once), and lands in a version folder numbered by TF Serving's rule
 (`keras_gans.layout`).
 
 `sample` draws `z` with `tf.random.stateless_normal` seeded by `seed`
-(`keras_gans.models.base.latent_from_seed`), so a seed names the same images
+(`keras_gans.models.sampling.latent_from_seed`), so a seed names the same images
 on every server and in every process. Generators of 1-D data (the 2-D toy
 mixtures, `image_shape=(2,)`) are not images: their `sample` returns the
 float32 points unquantized and they have no `sample_png`.
@@ -40,7 +40,7 @@ def _build_serving_module(gan, max_num_samples):
     """A `tf.Module` holding the generator's weights and the signature functions."""
     import tensorflow as tf
 
-    from keras_gans.models.base import latent_from_seed, to_uint8
+    from keras_gans.models.sampling import latent_from_seed, to_uint8
 
     latent_dim = int(gan.latent_dim)
     num_classes = int(gan.num_classes) if gan.num_classes else None

@@ -194,7 +194,7 @@ def latent_points(seeds, latent_dim):
     Example:
         z = latent_points([1, 2], gan.latent_dim)   # gan.generate(z[:1]) == gan.sample(1, seed=1)
     """
-    from keras_gans.models.base import latent_from_seed
+    from keras_gans.models.sampling import latent_from_seed
 
     seeds = [int(s) for s in np.ravel(seeds)]
     if not seeds:
@@ -323,7 +323,7 @@ def as_generator(source, model=None, version=None):
         if path.suffix == ".keras" and path.is_file():
             import keras
 
-            import keras_gans  # noqa: F401  (registers the model classes)
+            import keras_gans.models  # noqa: F401  (registers the model classes)
 
             return as_generator(keras.models.load_model(path, compile=False))
         found = layout.find_saved_model(path)

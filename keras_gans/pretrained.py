@@ -296,7 +296,7 @@ class SavedModelGenerator:
         """
         import secrets
 
-        from keras_gans.models.base import latent_from_seed
+        from keras_gans.models.sampling import latent_from_seed
 
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"n must be an integer >= 1; got {n!r}.")

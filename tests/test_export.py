@@ -19,7 +19,7 @@ from PIL import Image
 
 import keras_gans as kg
 from keras_gans import contract, export
-from keras_gans.models.base import latent_from_seed, to_uint8
+from keras_gans.models.sampling import latent_from_seed, to_uint8
 
 TINY = dict(image_shape=(28, 28, 1), latent_dim=4, g_width=4, d_width=4, seed=3)
 TOY = dict(image_shape=(2,), latent_dim=2, g_hidden=(8,), d_hidden=(8,), seed=3)

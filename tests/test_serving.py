@@ -35,7 +35,7 @@ from tensorflow_serving.apis import (
 
 import keras_gans as kg
 from keras_gans import export
-from keras_gans.models.base import latent_from_seed, to_uint8
+from keras_gans.models.sampling import latent_from_seed, to_uint8
 from keras_gans.serving import Client, ServingError
 from keras_gans.serving import config as config_lib
 

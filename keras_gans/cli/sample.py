@@ -134,7 +134,7 @@ def _through_latents(args):
             samples = latent.arithmetic_images(gen, a, b, c, labels=args.labels, variations=args.variations)
             cols, what = len(samples), f"A, B, C, A - B + C ({args.arithmetic})"
         else:
-            from keras_gans.models.base import latent_from_seed
+            from keras_gans.models.sampling import latent_from_seed
 
             seed = secrets.randbelow(2**31) if args.seed is None else args.seed
             z = latent_from_seed(args.num_samples, gen.latent_dim, seed).numpy()

@@ -4,7 +4,8 @@ Example:
     gan = kg.models.get("dcgan")(image_shape=(28, 28, 1))
 """
 
-from keras_gans.models.base import GAN, FamilyGAN, latent_from_seed, precision_scope, to_uint8
+from keras_gans.models.base import GAN, FamilyGAN, precision_scope
+from keras_gans.models.sampling import latent_from_seed, to_uint8
 from keras_gans.models.conditional import ConditionalGAN
 from keras_gans.models.dcgan import DCGAN
 from keras_gans.models.spectral import SpectralNormalization
