@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_gans import losses as losses_lib
+from keras_gans.models import networks
 from keras_gans.models.sampling import latent_from_seed
 
 
@@ -735,9 +736,9 @@ class GAN(keras.Model):
 class FamilyGAN(GAN):
     """A GAN whose networks are built from a few arguments (a family of the zoo).
 
-    A family's `__init__` states its arguments once, in its signature: it takes
-    `arguments = self._arguments(locals())`, builds its networks from them, passes them
-    to `GAN.__init__`, then calls `self._remember(arguments)`. `get_config` returns those
+    A family's `__init__` states its arguments once, in its signature, and hands its
+    `locals()` to `_build_family`, which builds the networks from them
+    (`networks.build_pair`) and keeps them as the config. `get_config` returns those
     arguments and the precision the networks were built in, so saving stores the recipe
     and the weights, not the graph, and loading rebuilds the same networks under any
     global policy.
@@ -746,13 +747,18 @@ class FamilyGAN(GAN):
     # 2: "precision" recorded; norm="layer" normalises each example over (H, W, C).
     config_version = 2
 
-    @staticmethod
-    def _arguments(given):
-        """A family's own constructor arguments from its `locals()`."""
-        return {k: v for k, v in given.items() if k not in ("self", "kwargs", "__class__")}
+    def _build_family(self, given, architecture="auto"):
+        """Builds the networks from a family's `locals()` and initialises the GAN.
 
-    def _remember(self, arguments):
-        """Keeps `arguments` as the config (JSON-ready; the seed as resolved)."""
+        The family's own arguments become the config (JSON-ready, the seed as
+        resolved); its `**kwargs` go to `keras.Model`.
+        """
+        arguments = {k: v for k, v in given.items() if k not in ("self", "kwargs", "__class__")}
+        generator, discriminator = networks.build_pair(architecture=architecture, **arguments)
+        super().__init__(
+            generator, discriminator, arguments["latent_dim"], arguments.get("num_classes"),
+            pack=arguments["pack"], seed=arguments["seed"], **given.get("kwargs", {}),
+        )
         self._family_config = {
             k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()
         } | {"seed": self.seed}

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gans.models import base, networks
+from keras_gans.models import base
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -51,9 +51,4 @@ class ConditionalGAN(base.FamilyGAN):
         seed=None,
         **kwargs,
     ):
-        arguments = self._arguments(locals())
-        generator, discriminator = networks.build_pair(**arguments)
-        super().__init__(
-            generator, discriminator, latent_dim, num_classes, pack=pack, seed=seed, **kwargs
-        )
-        self._remember(arguments)
+        self._build_family(locals())

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_gans.models import base, networks
+from keras_gans.models import base
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -46,7 +46,4 @@ class VanillaGAN(base.FamilyGAN):
         seed=None,
         **kwargs,
     ):
-        arguments = self._arguments(locals())
-        generator, discriminator = networks.build_pair(architecture="mlp", **arguments)
-        super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
-        self._remember(arguments)
+        self._build_family(locals(), architecture="mlp")

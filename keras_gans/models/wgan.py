@@ -4,7 +4,7 @@
 import keras
 from keras import ops
 
-from keras_gans.models import base, networks
+from keras_gans.models import base
 
 
 @keras.saving.register_keras_serializable(package="keras_gans")
@@ -60,10 +60,7 @@ class _WassersteinFamily(base.FamilyGAN):
         **kwargs,
     ):
         norm = self.default_norm if norm is None else norm
-        arguments = self._arguments(locals())
-        generator, discriminator = networks.build_pair(**arguments)
-        super().__init__(generator, discriminator, latent_dim, pack=pack, seed=seed, **kwargs)
-        self._remember(arguments)
+        self._build_family(locals())
 
     @property
     def critic(self):
