@@ -1,7 +1,7 @@
 """How good and how diverse are a generator's samples: measured, beside the real data's own values.
 
 `evaluate_generator` draws samples from any generator (an in-memory GAN, a `pretrained` model,
-an exported SavedModel through its `sample` signature, or anything with
+an exported SavedModel or a served one through its `sample` signature, or anything with
 `sample(n, seed=..., labels=...)`) and scores them with the MNIST classifier
 (`keras_gans.metrics.MNISTClassifier`):
 
@@ -48,14 +48,12 @@ from typing import Any
 
 import numpy as np
 
-from keras_gans import contract, layout
+from keras_gans import generators, layout
 from keras_gans import metrics as metrics_lib
 
 __all__ = [
     "default_classifier_path",
     "load_classifier",
-    "Sampler",
-    "as_sampler",
     "generate_samples",
     "evaluate_generator",
     "evaluate_real",
@@ -63,7 +61,6 @@ __all__ = [
     "nearest_neighbours",
     "MemorisationReport",
     "memorisation_check",
-    "resolve_model",
     "update_card",
     "file_sha256",
     "report",
@@ -106,100 +103,6 @@ def load_classifier(classifier: Any = None, batch_size: int = 500):
     return metrics_lib.MNISTClassifier.load(str(path), batch_size=batch_size)
 
 
-# --------------------------------------------------------------------------- samplers
-
-
-@dataclasses.dataclass
-class Sampler:
-    """Any generator as `draw(n, seed, labels)` -> images (uint8 or float [-1, 1]).
-
-    Attributes:
-        draw: callable (n, seed, labels int32 [n] or None) -> images [n, H, W, C].
-        conditional: whether `draw` takes labels.
-        num_classes: number of classes when known.
-        max_batch: the largest n one call may ask for (an export's `max_num_samples`).
-        description: what it is, for tables and cards.
-    """
-
-    draw: Any
-    conditional: bool = False
-    num_classes: int | None = None
-    max_batch: int | None = None
-    description: str = ""
-
-
-def _saved_model_sampler(loaded, card: dict | None = None, description: str = "SavedModel") -> Sampler:
-    """The `sample` signature of an exported generator (uint8 images, as served)."""
-    import tensorflow as tf
-
-    signature = loaded.signatures[contract.SAMPLE]
-    conditional = contract.LABELS in signature.structured_input_signature[1]
-    card = card or {}
-
-    def draw(n, seed, labels):
-        inputs = {
-            contract.NUM_SAMPLES: tf.constant(n, tf.int32),
-            contract.SEED: tf.constant(seed, tf.int64),
-        }
-        if conditional:
-            inputs[contract.LABELS] = tf.constant(labels, tf.int32)
-        try:
-            return signature(**inputs)[contract.IMAGES].numpy()
-        except tf.errors.InvalidArgumentError as error:
-            if "max_num_samples" not in str(error):
-                raise
-            raise ValueError(
-                f"{description}: {n} samples per call exceed the export's max_num_samples; pass a "
-                "smaller batch_size (a path, rather than a loaded SavedModel, reads the limit from card.json)."
-            ) from None
-
-    return Sampler(
-        draw,
-        conditional=conditional,
-        num_classes=card.get("num_classes") if conditional else None,
-        max_batch=int(card.get("max_num_samples") or contract.DEFAULT_MAX_NUM_SAMPLES),
-        description=description,
-    )
-
-
-def as_sampler(generator: Any) -> Sampler:
-    """A `Sampler` from a GAN, a pretrained model, a loaded SavedModel, a path or a `Sampler`.
-
-    Args:
-        generator: a `keras_gans` GAN or `pretrained.SavedModelGenerator` (their
-            `sample(n, seed=, labels=)`: float [-1, 1]); a SavedModel loaded with
-            `tf.saved_model.load` (its `sample` signature: uint8, what a server returns);
-            any object with `sample(n, seed=, labels=)` and optionally `num_classes`; or a
-            path / pretrained name (see `resolve_model`).
-
-    Example:
-        sampler = as_sampler(tf.saved_model.load("saved_models/dcgan_mnist/1"))
-    """
-    if isinstance(generator, Sampler):
-        return generator
-    if isinstance(generator, (str, os.PathLike)):
-        return resolve_model(generator)[0]
-    if hasattr(generator, "signatures") and not hasattr(generator, "sample"):
-        return _saved_model_sampler(generator)
-    if hasattr(generator, "sample"):
-        num_classes = getattr(generator, "num_classes", None)
-        conditional = bool(getattr(generator, "conditional", num_classes))
-
-        def draw(n, seed, labels):
-            if conditional:
-                return np.asarray(generator.sample(n, seed=seed, labels=labels))
-            return np.asarray(generator.sample(n, seed=seed))
-
-        return Sampler(
-            draw, conditional, num_classes if conditional else None,
-            description=type(generator).__name__,
-        )
-    raise TypeError(
-        f"cannot sample from a {type(generator).__name__}: expected a GAN, a pretrained model, a "
-        "SavedModel (tf.saved_model.load), a path, or an object with sample(n, seed=, labels=)."
-    )
-
-
 def generate_samples(generator: Any, num_samples: int, seed: int = 0, batch_size: int = 500, num_classes=None):
     """`num_samples` samples in chunks, and the labels asked of a conditional generator.
 
@@ -208,7 +111,9 @@ def generate_samples(generator: Any, num_samples: int, seed: int = 0, batch_size
     generator is asked for the classes in turn (0, 1, ..., K - 1, 0, ...) over the whole set.
 
     Args:
-        generator: anything `as_sampler` takes.
+        generator: anything `keras_gans.generators.as_generator` takes. A SavedModel or a
+            server is measured on its `sample` signature's uint8 images (exactly what a
+            server returns); a GAN on its float images.
         num_samples: how many.
         seed: evaluation seed.
         batch_size: samples per call.
@@ -218,16 +123,17 @@ def generate_samples(generator: Any, num_samples: int, seed: int = 0, batch_size
         `(images, labels)`: images as the generator gives them (float32 [-1, 1] or uint8),
         labels int32 `[num_samples]` or None for an unconditional generator.
     """
-    sampler = as_sampler(generator)
+    gen = generators.as_generator(generator)
     if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
         raise ValueError(f"num_samples must be an integer >= 1; got {num_samples!r}.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
-    if sampler.max_batch:
-        batch_size = min(batch_size, sampler.max_batch)
+    if gen.max_num_samples:
+        batch_size = min(batch_size, gen.max_num_samples)
+    draw = gen.sample_uint8 if gen.served else gen.sample
     labels = None
-    if sampler.conditional:
-        k = sampler.num_classes or num_classes
+    if gen.conditional:
+        k = gen.num_classes or num_classes
         if not k:
             raise ValueError("a conditional generator needs num_classes to cycle its labels through.")
         labels = (np.arange(num_samples) % int(k)).astype(np.int32)
@@ -235,7 +141,7 @@ def generate_samples(generator: Any, num_samples: int, seed: int = 0, batch_size
     for i, start in enumerate(range(0, num_samples, batch_size)):
         n = min(batch_size, num_samples - start)
         part = None if labels is None else labels[start : start + n]
-        images = np.asarray(sampler.draw(n, int(seed) * SEED_STRIDE + i, part))
+        images = np.asarray(draw(n, seed=int(seed) * SEED_STRIDE + i, labels=part))
         if images.shape[0] != n:
             raise ValueError(f"the generator returned {images.shape[0]} samples when asked for {n}.")
         chunks.append(images)
@@ -294,7 +200,7 @@ def evaluate_generator(
 
     Args:
         generator_or_gan: a GAN, a pretrained model, a SavedModel (loaded, or its path), or
-            anything with `sample(n, seed=, labels=)` (see `as_sampler`).
+            anything with `sample(n, seed=, labels=)` (see `keras_gans.generators.as_generator`).
         real_images: the reference images (uint8 or float [-1, 1]), e.g. the MNIST test split.
         real_labels: their labels; not needed for the generator's scores (accepted so the
             call mirrors `evaluate_real`).
@@ -648,7 +554,7 @@ def memorisation_check(
     the PNG.
 
     Args:
-        generator: anything `as_sampler` takes (ignored when `samples` is given).
+        generator: anything `keras_gans.generators.as_generator` takes (ignored when `samples` is given).
         train_images: the training split (uint8 or float [-1, 1]).
         test_images: held-out real images, the reference for "not memorised".
         classifier: feature extractor (None: the shipped MNIST classifier; or a path).
@@ -702,61 +608,7 @@ def memorisation_check(
     )
 
 
-# --------------------------------------------------------------------------- models from paths
-
-
-def resolve_model(spec: str | os.PathLike, saved_models_dir: str | os.PathLike | None = None):
-    """A sampler for a model named on the command line, and where it came from.
-
-    `spec` may be: a `.keras` file (a GAN); a run folder (its `model.keras`); a SavedModel
-    version folder; a model base path holding version folders (the latest one); or the name
-    of a generator in saved_models/ (its latest version). SavedModels are sampled through their
-    `sample` signature (uint8 images, exactly what a server returns).
-
-    Returns:
-        `(sampler, info)`: info has "kind" ("keras" or "saved_model"), "path", "version"
-        (or None) and "card_dir" (the folder whose card.json describes the model, or None).
-
-    Raises:
-        ValueError: nothing loadable at `spec` (unknown names list the shipped ones).
-    """
-    path = Path(spec)
-    if not path.exists():
-        from keras_gans import pretrained
-
-        if os.sep in str(spec) or str(spec).endswith(".keras"):
-            raise ValueError(f"{spec} does not exist.")
-        path = pretrained.path(str(spec), saved_models_dir)
-    keras_file = None
-    if path.is_file() and path.suffix == ".keras":
-        keras_file = path
-    elif path.is_dir() and (path / "model.keras").exists() and not layout.is_saved_model(path):
-        keras_file = path / "model.keras"
-    if keras_file is not None:
-        import keras
-
-        import keras_gans.models  # noqa: F401  (registers the model classes)
-
-        gan = keras.models.load_model(keras_file, compile=False)
-        card_dir = keras_file.parent if layout.has_card(keras_file.parent) else None
-        sampler = as_sampler(gan)
-        sampler.description = str(keras_file)
-        return sampler, {"kind": "keras", "path": str(keras_file), "version": None, "card_dir": card_dir}
-    found = layout.find_saved_model(path)
-    if found is None:
-        raise ValueError(
-            f"{spec} is not a generator: expected a .keras file, a run folder with model.keras, a "
-            "SavedModel version folder, a base path with version folders, or a name in saved_models/."
-        )
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(found.path))
-    sampler = _saved_model_sampler(loaded, layout.read_card(found.base_path), description=str(found.path))
-    sampler.loaded = loaded  # keep the SavedModel alive with its signatures
-    return sampler, {
-        "kind": "saved_model", "path": str(found.path), "version": found.version,
-        "card_dir": found.base_path if layout.has_card(found.base_path) else None,
-    }
+# --------------------------------------------------------------------------- cards
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -814,7 +666,7 @@ def report(
 
     Args:
         model: a name in saved_models/, a model base path (latest version), a SavedModel
-            version folder, a .keras file or a run folder (see `resolve_model`).
+            version folder, a .keras file or a run folder (see `keras_gans.generators.as_generator`).
         dataset, split: the real images to compare with (MNIST IDX folder, .npz, image
             folder or TFDS name).
         train_dataset, train_split: training images for the real floor and the memorisation
@@ -839,7 +691,8 @@ def report(
     from keras_gans import data
 
     started = time.time()
-    sampler, info = resolve_model(model)
+    gen = generators.as_generator(model)
+    info = {"kind": gen.kind, "path": str(gen.path), "version": gen.version, "card_dir": gen.card_dir}
     if write_card and info["card_dir"] is None:
         raise ValueError(
             f"--update-card: {model} has no card.json beside it (cards live in a model's base "
@@ -865,7 +718,7 @@ def report(
         classifier=classifier, num_samples=num_samples, seed=seed, batch_size=batch_size,
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, real_features=real_features,
     )
-    scores = evaluate_generator(sampler, real_images, real_labels, **common)
+    scores = evaluate_generator(gen, real_images, real_labels, **common)
     real = evaluate_real(real_images, real_labels, train_images, **common) if floor else None
 
     print(f"{info['path']} ({info['kind']}), {num_samples} samples, seed {seed}, "
@@ -878,7 +731,7 @@ def report(
     memorisation = None
     if memorisation_png is not None:
         memorisation = memorisation_check(
-            sampler, train_images, real_images, classifier=classifier,
+            gen, train_images, real_images, classifier=classifier,
             num_samples=memorisation_samples, grid_samples=grid_samples, k=k,
             seed=seed, batch_size=batch_size, png_path=memorisation_png,
         )

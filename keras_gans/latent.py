@@ -14,9 +14,9 @@ Pure functions work on NumPy (or TF) latents of shape `[D]` or `[N, D]`:
   where the straight line passes closer to the origin.
 - `arithmetic(a, b, c)`: mean(a) - mean(b) + mean(c).
 
-Helpers turn them into images from any generator source (see `as_generator`): a GAN, a
-`keras_gans.pretrained` model, a SavedModel (its `serving_default` signature, which takes z),
-a path to one, or a serving `Client` and a model name. A seed names the latent point that
+Helpers turn them into images from any generator (`keras_gans.generators.as_generator`):
+a GAN, a `keras_gans.pretrained` model, a SavedModel (its `serving_default` signature, which
+takes z), a path to one, or a serving `Client` and a model name. A seed names the latent point that
 `sample(1, seed=s)` draws (`keras_gans.models.latent_from_seed`), so the end points of an
 interpolation between seeds are exactly those samples.
 
@@ -35,12 +35,9 @@ Example:
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 
-from keras_gans import contract, layout
+from keras_gans import generators
 
 __all__ = [
     "lerp",
@@ -48,8 +45,6 @@ __all__ = [
     "interpolate",
     "arithmetic",
     "latent_points",
-    "LatentGenerator",
-    "as_generator",
     "interpolation_images",
     "arithmetic_images",
 ]
@@ -216,142 +211,16 @@ def _operand(value, latent_dim):
     return array
 
 
-# --------------------------------------------------------------------------- generator sources
-
-
-class LatentGenerator:
-    """A generator as a function of z: `gen(z, labels=None)` -> float32 images in [-1, 1].
-
-    Made by `as_generator` from a GAN, a pretrained model, a SavedModel (its
-    `serving_default` signature) or a serving client; `latent_dim` and `conditional` say what
-    it takes.
-
-    Args:
-        fn: callable (z float32 [n, D], labels int32 [n] or None) -> images [n, ...].
-        latent_dim: D.
-        conditional: whether the generator takes class labels.
-        num_classes: number of classes when known (None for a server).
-    """
-
-    def __init__(self, fn, latent_dim, conditional=False, num_classes=None):
-        self._fn = fn
-        self.latent_dim = int(latent_dim)
-        self.conditional = bool(conditional)
-        self.num_classes = num_classes
-
-    def __call__(self, z, labels=None):
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must be [n, {self.latent_dim}]; got shape {z.shape}.")
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError("this generator is unconditional; it takes no labels.")
-        else:
-            labels = np.zeros(len(z), np.int32) if labels is None else np.asarray(labels)
-            if labels.ndim == 0:
-                labels = np.full(len(z), labels)
-            if labels.shape != (len(z),):
-                raise ValueError(f"labels must hold {len(z)} class ids; got shape {labels.shape}.")
-            labels = labels.astype(np.int32)
-        return np.asarray(self._fn(z, labels), dtype=np.float32)
-
-
-def _from_saved_model(loaded, num_classes=None):
-    import tensorflow as tf
-
-    signature = loaded.signatures[contract.SERVING_DEFAULT]
-    spec = signature.structured_input_signature[1]
-    conditional = contract.LABELS in spec
-    latent_dim = int(spec[contract.Z].shape[-1])
-
-    def fn(z, labels):
-        inputs = {contract.Z: tf.constant(z)}
-        if conditional:
-            inputs[contract.LABELS] = tf.constant(labels, tf.int32)
-        return signature(**inputs)[contract.IMAGES].numpy()
-
-    return LatentGenerator(fn, latent_dim, conditional, num_classes)
-
-
-def as_generator(source, model=None, version=None):
-    """A `LatentGenerator` (z -> images in [-1, 1]) from any generator source.
-
-    Args:
-        source: a `keras_gans` GAN or `pretrained` model (anything with `generate(z, labels)`
-            and `latent_dim`); a SavedModel loaded with `tf.saved_model.load`; a path to a
-            SavedModel version folder, to a model base path (its latest version is used),
-            or to a `.keras` file; or a `keras_gans.serving.Client` (then `model` names the
-            served model, `version` optionally picks a version).
-        model: the served model's name, with a `Client`.
-        version: the served version, with a `Client`; None for the latest.
-
-    Example:
-        gen = as_generator("saved_models/dcgan_mnist")
-        images = gen(latent_points([1, 2], gen.latent_dim))
-    """
-    if isinstance(source, LatentGenerator):
-        return source
-    if hasattr(source, "predict") and hasattr(source, "signature") and hasattr(source, "sample"):
-        if model is None:
-            raise ValueError("a serving Client needs model=<the served model's name>.")
-        inputs = source.signature(model, contract.SERVING_DEFAULT, version)["inputs"]
-        latent_dim = int(inputs[contract.Z]["tensor_shape"]["dim"][-1]["size"])
-        conditional = contract.LABELS in inputs
-
-        def served(z, labels):
-            images = source.predict(model, z, labels=None if labels is None else labels.tolist(), version=version)
-            return np.asarray(images, dtype=np.float32)
-
-        return LatentGenerator(served, latent_dim, conditional)
-    if hasattr(source, "generate") and hasattr(source, "latent_dim"):
-        num_classes = getattr(source, "num_classes", None)
-        conditional = bool(getattr(source, "conditional", num_classes))
-
-        def generate(z, labels):
-            import tensorflow as tf
-
-            # Keras refuses a NumPy z beside tensor labels; tensors for both.
-            z = tf.convert_to_tensor(z)
-            images = source.generate(z, tf.convert_to_tensor(labels)) if conditional else source.generate(z)
-            return np.asarray(images)
-
-        return LatentGenerator(generate, source.latent_dim, conditional, num_classes)
-    if hasattr(source, "signatures"):
-        return _from_saved_model(source)
-    if isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.suffix == ".keras" and path.is_file():
-            import keras
-
-            import keras_gans.models  # noqa: F401  (registers the model classes)
-
-            return as_generator(keras.models.load_model(path, compile=False))
-        found = layout.find_saved_model(path)
-        if found is None:
-            raise ValueError(
-                f"{source} is not a SavedModel folder, a model base path with a SavedModel version, "
-                "or a .keras file."
-            )
-        import tensorflow as tf
-
-        num_classes = layout.read_card(found.base_path).get("num_classes")
-        return _from_saved_model(tf.saved_model.load(str(found.path)), num_classes)
-    raise TypeError(
-        f"cannot generate from a {type(source).__name__}: expected a GAN, a pretrained model, a "
-        "SavedModel (or its path), a .keras path, or a serving Client with model=."
-    )
+# --------------------------------------------------------------------------- images
 
 
 def _row_labels(gen, labels, rows):
-    """One class id per row (cycling through `labels`; class 0 when None) for conditional generators."""
-    if not gen.conditional:
-        if labels is not None and len(np.ravel(labels)):
-            raise ValueError("this generator is unconditional; it takes no labels.")
-        return None
+    """One class id per row, cycling through `labels` (class 0 when none, for a conditional
+    generator); `gen.generate` checks them."""
     if labels is None or not len(np.ravel(labels)):
-        return np.zeros(rows, np.int32)
-    labels = np.ravel(np.asarray(labels, dtype=np.int64))
-    return labels[np.arange(rows) % len(labels)].astype(np.int32)
+        return np.zeros(rows, np.int32) if gen.conditional else None
+    labels = np.ravel(np.asarray(labels))
+    return labels[np.arange(rows) % len(labels)]
 
 
 def interpolation_images(source, seeds=(0, 1), steps=8, method="linear", labels=None, model=None, version=None):
@@ -361,7 +230,7 @@ def interpolation_images(source, seeds=(0, 1), steps=8, method="linear", labels=
     and last image of a row are `sample(1, seed=...)` of its two seeds.
 
     Args:
-        source: a generator source (see `as_generator`).
+        source: anything `keras_gans.generators.as_generator` takes.
         seeds: an even number of integer seeds; or a float array `[2 * rows, D]` of latent points.
         steps: images per row, end points included.
         method: "linear" or "slerp".
@@ -375,7 +244,7 @@ def interpolation_images(source, seeds=(0, 1), steps=8, method="linear", labels=
     Example:
         images = interpolation_images(gan, seeds=[1, 2], steps=8, method="slerp")
     """
-    gen = as_generator(source, model, version)
+    gen = generators.as_generator(source, model, version)
     points = _operand(seeds, gen.latent_dim)
     if points.ndim != 2 or len(points) < 2 or len(points) % 2:
         raise ValueError(f"interpolation needs pairs of seeds (an even number >= 2); got {len(points)}.")
@@ -384,7 +253,7 @@ def interpolation_images(source, seeds=(0, 1), steps=8, method="linear", labels=
     row_labels = _row_labels(gen, labels, rows)
     z = path.reshape(-1, gen.latent_dim)
     flat_labels = None if row_labels is None else np.repeat(row_labels, steps)
-    return gen(z, flat_labels)
+    return gen.generate(z, flat_labels)
 
 
 def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, seed=0, model=None, version=None):
@@ -394,7 +263,7 @@ def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, se
     averages three exemplars per concept) or float latent point(s).
 
     Args:
-        source: a generator source (see `as_generator`).
+        source: anything `keras_gans.generators.as_generator` takes.
         a, b, c: the operands.
         labels: conditional generators: the class of every image (an int, or a list whose
             first id is used; default 0).
@@ -411,7 +280,7 @@ def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, se
     Example:
         row = arithmetic_images(gan, [1, 5, 9], [2, 6, 10], [3, 7, 11], variations=4)
     """
-    gen = as_generator(source, model, version)
+    gen = generators.as_generator(source, model, version)
     za, zb, zc = (np.atleast_2d(_operand(v, gen.latent_dim)) for v in (a, b, c))
     result = arithmetic(za, zb, zc)
     z = [za.mean(axis=0), zb.mean(axis=0), zc.mean(axis=0), result]
@@ -420,5 +289,5 @@ def arithmetic_images(source, a, b, c, labels=None, variations=0, noise=0.25, se
         z += list(result + rng.uniform(-noise, noise, (int(variations), gen.latent_dim)))
     z = np.stack(z).astype(np.float32)
     row_labels = _row_labels(gen, labels, 1)  # the first of the given labels, or class 0
-    return gen(z, None if row_labels is None else np.full(len(z), row_labels[0]))
+    return gen.generate(z, None if row_labels is None else np.full(len(z), row_labels[0]))
 

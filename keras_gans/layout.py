@@ -204,6 +204,38 @@ def model_names(root: str | os.PathLike) -> list[str]:
     ]
 
 
+ZOO_ENV_VAR = "KERAS_GANS_SAVED_MODELS"
+
+
+def zoo_dir(given: str | os.PathLike | None = None) -> Path:
+    """The folder of the shipped models: `given`, else $KERAS_GANS_SAVED_MODELS, else the zoo
+    installed with the package (`keras_gans/saved_models/` of a wheel, or `saved_models/` at
+    the root of a source checkout)."""
+    if given is not None:
+        return Path(given)
+    if os.environ.get(ZOO_ENV_VAR):
+        return Path(os.environ[ZOO_ENV_VAR])
+    package = Path(__file__).resolve().parent
+    installed = package / "saved_models"  # a wheel installs the zoo inside the package
+    return installed if installed.is_dir() else package.parent / "saved_models"
+
+
+def zoo_model(name: str, given: str | os.PathLike | None = None) -> Path:
+    """The base path of the shipped generator `name` in `zoo_dir(given)`.
+
+    Raises:
+        ValueError: for an unknown name, listing the available ones.
+    """
+    root = zoo_dir(given)
+    names = model_names(root)
+    if not isinstance(name, str) or name not in names:
+        raise ValueError(
+            f"Unknown pretrained generator {name!r}. Available in {root}: "
+            f"{', '.join(names) if names else 'none (no folder with a SavedModel version)'}."
+        )
+    return root / name
+
+
 # --------------------------------------------------------------------------- cards and JSON
 
 

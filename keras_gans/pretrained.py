@@ -6,7 +6,7 @@ and beside them `card.json` (how it was trained, its measured metrics) and `<nam
 whole GAN, generator and discriminator with their optimizers, to resume or fine-tune).
 
 `load(name)` returns the `.keras` GAN when there is one, else the latest SavedModel version
-wrapped as a `SavedModelGenerator`. Both answer `sample(n, seed=..., labels=...)` with the
+wrapped as a `keras_gans.generators.SavedModelGenerator`. Both answer `sample(n, seed=..., labels=...)` with the
 same thing: float32 NumPy images `[n, H, W, C]` in [-1, 1], z drawn by
 `keras_gans.models.latent_from_seed` from the seed, so a seed gives the same images from
 either (and, quantized to uint8, from a server's `sample` signature).
@@ -29,31 +29,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from keras_gans import contract, layout
+from keras_gans import layout
+from keras_gans.generators import SavedModelGenerator
 
 __all__ = ["ENV_VAR", "saved_models_dir", "list", "path", "card", "load", "SavedModelGenerator"]
 
-ENV_VAR = "KERAS_GANS_SAVED_MODELS"
+ENV_VAR = layout.ZOO_ENV_VAR
 _FORMATS = ("auto", "keras", "saved_model")
-
-
-def _resolve_dir(given):
-    if given is not None:
-        return Path(given)
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    package = Path(__file__).resolve().parent
-    installed = package / "saved_models"  # a wheel installs the zoo inside the package
-    return installed if installed.is_dir() else package.parent / "saved_models"
 
 
 def saved_models_dir(saved_models_dir: str | os.PathLike | None = None) -> Path:
     """The folder of the shipped models: the argument, else $KERAS_GANS_SAVED_MODELS, else
     the zoo installed with the package (`keras_gans/saved_models/` of a wheel, or
     `saved_models/` at the root of a source checkout)."""
-    return _resolve_dir(saved_models_dir)
+    return layout.zoo_dir(saved_models_dir)
 
 
 def list(saved_models_dir: str | os.PathLike | None = None) -> list[str]:  # noqa: A001
@@ -65,7 +54,7 @@ def list(saved_models_dir: str | os.PathLike | None = None) -> list[str]:  # noq
         >>> "dcgan_mnist" in list()
         True
     """
-    return layout.model_names(_resolve_dir(saved_models_dir))
+    return layout.model_names(layout.zoo_dir(saved_models_dir))
 
 
 def path(name: str, saved_models_dir: str | os.PathLike | None = None) -> Path:
@@ -74,14 +63,7 @@ def path(name: str, saved_models_dir: str | os.PathLike | None = None) -> Path:
     Raises:
         ValueError: for an unknown name, listing the available ones.
     """
-    root = _resolve_dir(saved_models_dir)
-    names = list(root)
-    if not isinstance(name, str) or name not in names:
-        raise ValueError(
-            f"Unknown pretrained generator {name!r}. Available in {root}: "
-            f"{', '.join(names) if names else 'none (no folder with a SavedModel version)'}."
-        )
-    return root / name
+    return layout.zoo_model(name, saved_models_dir)
 
 
 def card(name: str, saved_models_dir: str | os.PathLike | None = None) -> dict:
@@ -196,110 +178,3 @@ def _fetch(url):
         return keras.utils.get_file(filename, origin=url, cache_subdir="keras_gans")
     except Exception as error:  # noqa: BLE001  (urllib's many network errors)
         raise ValueError(f"Could not download the preset {url}: {error}") from None
-
-
-class SavedModelGenerator:
-    """An exported generator (a SavedModel of the serving contract) with the GAN's `sample` API.
-
-    Runs the SavedModel in this process with `tf.saved_model.load`: `generate` calls its
-    `serving_default` signature (z -> float images), `sample` draws z from the seed as
-    `GAN.sample` does. No Python model class is needed, only TensorFlow.
-
-    Args:
-        path: a SavedModel version folder (`saved_models/<name>/<version>`).
-
-    Attributes:
-        path, version, latent_dim, image_shape, conditional, num_classes (from the card beside
-        the versions; None when unknown), card (dict, {} without one), signatures (the loaded
-        SavedModel's, e.g. `signatures["sample"]` for the served uint8 images).
-
-    Example:
-        g = SavedModelGenerator("saved_models/dcgan_mnist/1")
-        g.sample(4, seed=7).shape    # (4, 28, 28, 1)
-    """
-
-    def __init__(self, path: str | os.PathLike):
-        import tensorflow as tf
-
-        self.path = Path(path)
-        if not layout.is_saved_model(self.path):
-            raise ValueError(f"{self.path} is not a SavedModel folder (no saved_model.pb).")
-        self.version = layout.parse_version(self.path.name)
-        self._loaded = tf.saved_model.load(str(self.path))
-        self.signatures = self._loaded.signatures
-        default = self.signatures[contract.SERVING_DEFAULT]
-        inputs = default.structured_input_signature[1]
-        self.latent_dim = int(inputs[contract.Z].shape[-1])
-        self.conditional = contract.LABELS in inputs
-        self.image_shape = tuple(int(d) for d in default.structured_outputs[contract.IMAGES].shape[1:])
-        self.card = layout.read_card(self.path.parent)
-        self.num_classes = self.card.get("num_classes") if self.conditional else None
-        self.max_num_samples = int(self.card.get("max_num_samples") or contract.DEFAULT_MAX_NUM_SAMPLES)
-        self._default = default
-
-    def __repr__(self):
-        return f"SavedModelGenerator({str(self.path)!r})"
-
-    def _labels(self, labels, n):
-        if not self.conditional:
-            if labels is not None:
-                raise ValueError(f"{self.path} is unconditional; it takes no labels.")
-            return None
-        if labels is None:
-            if self.num_classes:
-                return np.arange(n, dtype=np.int32) % self.num_classes
-            return None  # the export fills in the classes in turn
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full([n], labels)
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(f"labels must be {n} integer class ids; got {labels.dtype} array of shape {labels.shape}.")
-        if self.num_classes and ((labels < 0) | (labels >= self.num_classes)).any():
-            raise ValueError(f"labels must be in [0, {self.num_classes}); got {sorted(set(labels.tolist()))[:10]}.")
-        return labels.astype(np.int32)
-
-    def generate(self, z, labels=None):
-        """Images for latent vectors z `[n, latent_dim]` (and labels), float32 NumPy in [-1, 1].
-
-        Runs `serving_default` in chunks of the export's `max_num_samples` rows.
-        """
-        import tensorflow as tf
-
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"z must be [n, {self.latent_dim}]; got shape {z.shape}.")
-        labels = self._labels(labels, len(z))
-        if self.conditional and labels is None and len(z) > self.max_num_samples:
-            raise ValueError(
-                f"{self.path} has no card stating its classes: pass labels for more than "
-                f"{self.max_num_samples} samples."
-            )
-        chunks = []
-        for start in range(0, len(z), self.max_num_samples):
-            stop = start + self.max_num_samples
-            inputs = {contract.Z: tf.constant(z[start:stop])}
-            if self.conditional:
-                # [] asks the export for the classes in turn.
-                part = np.zeros([0], np.int32) if labels is None else labels[start:stop]
-                inputs[contract.LABELS] = tf.constant(part, tf.int32)
-            chunks.append(self._default(**inputs)[contract.IMAGES].numpy())
-        return np.concatenate(chunks) if chunks else np.zeros((0, *self.image_shape), np.float32)
-
-    def sample(self, n, seed=None, labels=None):
-        """`n` samples as float32 NumPy images in [-1, 1], `[n, *image_shape]`, like `GAN.sample`.
-
-        Args:
-            n: number of samples.
-            seed: integer seed of z (`latent_from_seed`); random when None.
-            labels: conditional models: one class id per sample (or one for all); None for
-                the classes in turn.
-        """
-        import secrets
-
-        from keras_gans.models.sampling import latent_from_seed
-
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be an integer >= 1; got {n!r}.")
-        seed = secrets.randbelow(2**31) if seed is None else int(seed)
-        z = latent_from_seed(int(n), self.latent_dim, seed).numpy()
-        return self.generate(z, labels)

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import keras_gans as kg
-from keras_gans import cli, evaluation
+from keras_gans import cli, evaluation, generators
 from keras_gans import metrics as metrics_lib
 from tests.conftest import ROOT
 
@@ -145,8 +145,8 @@ def test_saved_model_is_evaluated_through_its_sample_signature(exported, digits,
     # read from the card beside a path; a loaded SavedModel has no card: a clear error).
     with pytest.raises(ValueError, match="exceed the export's max_num_samples"):
         evaluation.evaluate_generator(tf.saved_model.load(str(base / "1")), images, **dict(kwargs, batch_size=100))
-    sampler, info = evaluation.resolve_model(base)
-    assert sampler.max_batch == 64 and info["version"] == 1 and info["kind"] == "saved_model"
+    sampler = generators.as_generator(base)
+    assert sampler.max_num_samples == 64 and sampler.version == 1 and sampler.kind == "saved_model"
     samples, _ = evaluation.generate_samples(sampler, 150, batch_size=100)
     assert samples.dtype == np.uint8
     reference, _ = evaluation.generate_samples(exported["dcgan"], 150, batch_size=64)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import keras_gans as kg
-from keras_gans import contract, evaluation, latent, layout, pretrained
+from keras_gans import contract, generators, latent, layout, pretrained
 from keras_gans.serving import config as config_lib
 from tests.conftest import ROOT
 
@@ -220,19 +220,20 @@ def test_pretrained_lists_and_loads_version_one(stale):
 
 
 def test_evaluation_resolves_version_one(stale):
+    # `keras-gans evaluate BASE` measures generators.as_generator(BASE).
     for spec in (stale["base"], str(stale["base"])):
-        _, info = evaluation.resolve_model(spec)
-        assert (info["kind"], info["version"], info["path"]) == ("saved_model", 1, str(stale["base"] / "1"))
-        assert info["card_dir"] == stale["base"]
-    _, info = evaluation.resolve_model("tiny", saved_models_dir=stale["root"])
-    assert info["version"] == 1
+        gen = generators.as_generator(spec)
+        assert (gen.kind, gen.version, str(gen.path)) == ("saved_model", 1, str(stale["base"] / "1"))
+        assert gen.card_dir == stale["base"]
+    gen = generators.as_generator("tiny", saved_models_dir=stale["root"])
+    assert gen.version == 1
 
 
 def test_latent_and_sample_model_path_use_version_one(stale):
-    # `keras-gans sample --model-path BASE` generates through latent.as_generator(BASE).
+    # `keras-gans sample --model-path BASE` generates through generators.as_generator(BASE).
     z = latent.latent_points([3, 4], 5)
-    from_base = latent.as_generator(stale["base"])(z)
-    np.testing.assert_array_equal(from_base, latent.as_generator(stale["base"] / "1")(z))
+    from_base = generators.as_generator(stale["base"]).generate(z)
+    np.testing.assert_array_equal(from_base, generators.as_generator(stale["base"] / "1").generate(z))
     np.testing.assert_allclose(from_base, stale["gan"].generate(z), atol=1e-6)
 
 

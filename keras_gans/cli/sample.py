@@ -5,9 +5,10 @@
     keras-gans sample --server http://localhost:8501 --model dcgan_mnist --interpolate slerp --steps 8 --seeds 1,2 --out walk.png
     keras-gans sample --model-path saved_models/dcgan_mnist --arithmetic 1+2+3,4+5+6,7+8+9 --out sum.png
 
-Plain samples from a server come from its `sample` signature (`Client.sample`). A local model
-(`--model-path`) and the latent-space exploration of Radford et al. (2016), interpolation
-and vector arithmetic (`keras_gans.latent`), go through the generator's z input.
+Every source is a `keras_gans.generators.Generator`. Plain samples from a server come from its
+`sample` signature (`sample_uint8`). A local model (`--model-path`) and the latent-space
+exploration of Radford et al. (2016), interpolation and vector arithmetic (`keras_gans.latent`),
+go through the generator's z input.
 """
 
 import secrets
@@ -78,6 +79,7 @@ def run(args):
     if args.server is None or args.model is None:
         args.parser.error("the following arguments are required: --server, --model (or --model-path)")
 
+    from keras_gans import generators
     from keras_gans import images as images_lib
     from keras_gans.serving.client import Client
     from keras_gans.serving.errors import ServingError
@@ -85,7 +87,8 @@ def run(args):
     seed = secrets.randbelow(2**31) if args.seed is None else args.seed
     try:
         with Client(args.server, timeout=args.timeout) as client:
-            samples = client.sample(args.model, args.num_samples, seed=seed, labels=args.labels, version=args.version)
+            gen = generators.as_generator(client, model=args.model, version=args.version)
+            samples = gen.sample_uint8(args.num_samples, seed=seed, labels=args.labels)
     except ServingError as e:
         raise SystemExit(f"error: {args.server} answered {e.code}: {e.message}") from None
     if samples.ndim == 4:
@@ -100,8 +103,7 @@ def run(args):
 
 def _through_latents(args):
     """Samples, an interpolation or an arithmetic row from z: a local model, or a server's z input."""
-    import numpy as np
-
+    from keras_gans import generators
     from keras_gans import images as images_lib
     from keras_gans import latent
     from keras_gans.serving.errors import ServingError
@@ -125,7 +127,7 @@ def _through_latents(args):
         client = Client(args.server, timeout=args.timeout)
         source, where = client, f"{args.model} at {args.server}"
     try:
-        gen = latent.as_generator(source, model=args.model, version=args.version)
+        gen = generators.as_generator(source, model=args.model, version=args.version)
         if args.interpolate:
             samples = latent.interpolation_images(gen, seeds, args.steps, args.interpolate, labels=args.labels)
             cols, what = args.steps, f"{len(seeds) // 2} {args.interpolate} interpolation(s) of {args.steps} steps"
@@ -134,16 +136,8 @@ def _through_latents(args):
             samples = latent.arithmetic_images(gen, a, b, c, labels=args.labels, variations=args.variations)
             cols, what = len(samples), f"A, B, C, A - B + C ({args.arithmetic})"
         else:
-            from keras_gans.models.sampling import latent_from_seed
-
             seed = secrets.randbelow(2**31) if args.seed is None else args.seed
-            z = latent_from_seed(args.num_samples, gen.latent_dim, seed).numpy()
-            labels = args.labels
-            if gen.conditional and labels is None:
-                if gen.num_classes is None:
-                    raise SystemExit("error: this conditional generator has no card stating its classes; pass --labels.")
-                labels = np.arange(args.num_samples) % gen.num_classes
-            samples = gen(z, labels)
+            samples = gen.sample(args.num_samples, seed=seed, labels=args.labels)
             cols, what = None, f"{len(samples)} samples (seed {seed})"
     except ServingError as e:
         raise SystemExit(f"error: {args.server} answered {e.code}: {e.message}") from None
