@@ -21,6 +21,7 @@ _SUBMODULES = (
     "distribute",
     "evaluation",
     "export",
+    "generators",
     "images",
     "latent",
     "layout",
