@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gans import labels as labels_lib
 from keras_gans import losses as losses_lib
 from keras_gans.models import networks
 from keras_gans.models.sampling import latent_from_seed
@@ -321,26 +322,9 @@ class GAN(keras.Model):
         return self.generate(latent_from_seed(n, self.latent_dim, seed), labels).numpy()
 
     def check_labels(self, labels, n):
-        """Labels as an int32 array of length n for a conditional GAN, validated."""
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(f"{type(self).__name__} is unconditional; it takes no labels.")
-            return None
-        if labels is None:
-            return np.arange(n, dtype=np.int32) % self.num_classes
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full([n], labels)
-        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-            raise ValueError(
-                f"labels must be {n} integer class ids; got {labels.dtype} array of shape {labels.shape}."
-            )
-        bad = labels[(labels < 0) | (labels >= self.num_classes)]
-        if bad.size:
-            raise ValueError(
-                f"labels must be in [0, {self.num_classes}); got {sorted(set(bad.tolist()))[:10]}."
-            )
-        return labels.astype(np.int32)
+        """Labels as an int32 array of length n for a conditional GAN, validated
+        (`keras_gans.labels.check_labels`)."""
+        return labels_lib.check_labels(labels, n, self.num_classes, name=type(self).__name__)
 
     # ----- training ------------------------------------------------------------------
 
