@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_gans import checks
 from keras_gans import images as images_lib
 
 
@@ -196,10 +197,8 @@ class FIDMonitor(keras.callbacks.Callback):
 
     def __init__(self, real_images, classifier, every=1, num_samples=2000, seed=0, batch_size=500, name="fid"):
         super().__init__()
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"every must be an integer >= 1; got {every!r}.")
-        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-            raise ValueError(f"num_samples must be an integer >= 2 (FID needs a covariance); got {num_samples!r}.")
+        checks.integer(every, "every")
+        checks.integer(num_samples, "num_samples", 2, " (FID needs a covariance)")
         self.real_images = real_images
         self.classifier = classifier
         self.every = every

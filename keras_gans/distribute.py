@@ -22,6 +22,8 @@ import os
 
 import tensorflow as tf
 
+from keras_gans import checks
+
 _STRATEGY_NAMES = ("auto", "one_device", "mirrored", "multi_worker", "tpu")
 
 
@@ -221,8 +223,7 @@ def per_replica_batch_size(global_batch: int, strategy=None) -> int:
 
 
 def _check_positive(batch_size) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"Batch size must be a positive int; got {batch_size!r}.")
+    checks.integer(batch_size, "batch_size")
 
 
 def use_logical_cpus(n: int) -> list[str]:
@@ -246,8 +247,7 @@ def use_logical_cpus(n: int) -> list[str]:
         >>> kg.distribute.get_strategy("mirrored").num_replicas_in_sync  # doctest: +SKIP
         2
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}.")
+    checks.integer(n, "n")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(

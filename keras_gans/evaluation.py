@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_gans import generators, layout
+from keras_gans import checks, generators, layout
 from keras_gans import metrics as metrics_lib
 
 __all__ = [
@@ -124,8 +124,7 @@ def generate_samples(generator: Any, num_samples: int, seed: int = 0, batch_size
         labels int32 `[num_samples]` or None for an unconditional generator.
     """
     gen = generators.as_generator(generator)
-    if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-        raise ValueError(f"num_samples must be an integer >= 1; got {num_samples!r}.")
+    checks.integer(num_samples, "num_samples")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
     if gen.max_num_samples:

@@ -31,7 +31,7 @@ import os
 import secrets
 import shutil
 
-from keras_gans import contract, layout
+from keras_gans import checks, contract, layout
 
 # TensorFlow is imported inside the functions that need it.
 
@@ -288,12 +288,9 @@ def export_generator(
     import tensorflow as tf
 
     _check_gan(gan)
-    if isinstance(max_num_samples, bool) or not isinstance(max_num_samples, int) or max_num_samples < 1:
-        raise ValueError(f"max_num_samples must be a positive integer; got {max_num_samples!r}")
-    if version is not None and (
-        isinstance(version, bool) or not isinstance(version, int) or version < 0
-    ):
-        raise ValueError(f"version must be a non-negative integer or None; got {version!r}")
+    checks.integer(max_num_samples, "max_num_samples")
+    if version is not None:
+        checks.integer(version, "version", 0, " (or None for the next one)")
     base_path = os.fspath(base_path)
     os.makedirs(base_path, exist_ok=True)
     if version is not None and version in layout.version_dirs(base_path):

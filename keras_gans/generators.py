@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_gans import contract, layout
+from keras_gans import checks, contract, layout
 from keras_gans.labels import check_labels  # noqa: F401  (part of this module's API)
 
 __all__ = [
@@ -53,9 +53,7 @@ __all__ = [
 
 
 def _check_num_samples(n):
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1; got {n!r}.")
-    return int(n)
+    return checks.integer(n, "n")
 
 
 class Generator:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from keras_gans import generators
+from keras_gans import checks, generators
 
 __all__ = [
     "lerp",
@@ -66,9 +66,8 @@ def _pair(z0, z1):
 
 
 def _ts(steps):
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 2:
-        raise ValueError(f"steps must be an integer >= 2 (both end points included); got {steps!r}.")
-    return np.linspace(0.0, 1.0, int(steps))
+    steps = checks.integer(steps, "steps", 2, " (both end points included)")
+    return np.linspace(0.0, 1.0, steps)
 
 
 def _stack(values, a):

@@ -85,7 +85,7 @@ def test_batch_sizes():
     assert "100" in str(e.value) and "3 replicas" in str(e.value) and "99" in str(e.value)
     with pytest.raises(ValueError, match="not divisible by the 8 replicas"):
         distribute.per_replica_batch_size(12, 8)
-    with pytest.raises(ValueError, match="positive int; got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1; got 0"):
         distribute.global_batch_size(0, 1)
 
 
@@ -94,7 +94,7 @@ def test_use_logical_cpus_after_start():
     assert len(distribute.use_logical_cpus(current)) == current  # no change: fine
     with pytest.raises(RuntimeError, match="program start"):
         distribute.use_logical_cpus(current + 1)
-    with pytest.raises(ValueError, match="positive int"):
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
         distribute.use_logical_cpus(0)
 
 

@@ -216,9 +216,9 @@ def test_a_failed_export_leaves_no_version_behind(tmp_path, monkeypatch):
 def test_export_rejects_what_it_cannot_export(tmp_path):
     with pytest.raises(TypeError, match="lacks generator"):
         export.export_generator(object(), tmp_path / "x")
-    with pytest.raises(ValueError, match="max_num_samples must be a positive integer"):
+    with pytest.raises(ValueError, match="max_num_samples must be an integer >= 1"):
         export.export_generator(_build("dcgan"), tmp_path / "x", max_num_samples=0)
-    with pytest.raises(ValueError, match="version must be a non-negative integer"):
+    with pytest.raises(ValueError, match="version must be an integer >= 0"):
         export.export_generator(_build("dcgan"), tmp_path / "x", version="3")
 
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_gans import checks
 from keras_gans import labels as labels_lib
 from keras_gans import losses as losses_lib
 from keras_gans.models import networks
@@ -38,12 +39,6 @@ def precision_scope(precision):
         yield precision
     finally:
         keras.mixed_precision.set_global_policy(previous)
-
-
-def _check_positive_int(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}.")
-    return int(value)
 
 
 def _raise_if_not_multiple(size, rows, message):
@@ -130,10 +125,10 @@ class GAN(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = int(latent_dim or generator.inputs[0].shape[-1])
-        self.num_classes = None if num_classes is None else _check_positive_int(
+        self.num_classes = None if num_classes is None else checks.integer(
             num_classes, "num_classes", 2
         )
-        self.pack = _check_positive_int(pack, "pack")
+        self.pack = checks.integer(pack, "pack")
         self.seed = int(secrets.randbelow(2**31)) if seed is None else int(seed)
         self.image_shape = tuple(int(d) for d in generator.outputs[0].shape[1:])
         self._check_networks()
@@ -231,7 +226,7 @@ class GAN(keras.Model):
             d_optimizer, g_optimizer = self.default_optimizers()
         loss = self.default_loss if loss is None else loss
         self.gan_loss = losses_lib.get(loss)
-        self.d_steps = _check_positive_int(
+        self.d_steps = checks.integer(
             self.default_d_steps if d_steps is None else d_steps, "d_steps"
         )
         gp_weight = self.default_gp_weight if gp_weight is None else float(gp_weight)
@@ -315,7 +310,7 @@ class GAN(keras.Model):
             labels: conditional GANs: class ids, one per sample; when None the classes
                 cycle 0, 1, ..., num_classes - 1.
         """
-        n = _check_positive_int(n, "n")
+        n = checks.integer(n, "n")
         if seed is None:
             seed = secrets.randbelow(2**31)
         labels = self.check_labels(labels, n)

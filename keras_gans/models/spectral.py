@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_gans import checks
+
 
 @keras.saving.register_keras_serializable(package="keras_gans")
 class SpectralNormalization(keras.layers.Wrapper):
@@ -44,8 +46,7 @@ class SpectralNormalization(keras.layers.Wrapper):
     """
 
     def __init__(self, layer, power_iterations=1, seed=None, **kwargs):
-        if not isinstance(power_iterations, int) or power_iterations < 1:
-            raise ValueError(f"power_iterations must be an integer >= 1; got {power_iterations!r}.")
+        checks.integer(power_iterations, "power_iterations")
         if not isinstance(layer, keras.layers.Layer):
             raise ValueError(f"SpectralNormalization wraps a Keras layer; got {layer!r}.")
         # Power iteration and sigma run in the variables' dtype: under a mixed policy
