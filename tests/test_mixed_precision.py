@@ -9,7 +9,6 @@ would miss by far. Short runs of the default settings must stay finite.
 The policy is global, so the `policy` fixture sets it and always restores the previous one.
 """
 
-import contextlib
 import math
 
 import keras
@@ -25,14 +24,8 @@ TOY = dict(image_shape=(2,), latent_dim=2, g_hidden=(16,), d_hidden=(16,), seed=
 TINY_IMAGE = dict(image_shape=(16, 16, 1), latent_dim=4, g_width=4, d_width=4, seed=3)
 
 
-@contextlib.contextmanager
-def global_policy(name):
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield name
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+# Sets the global policy for a block and restores the previous one.
+global_policy = kg.models.precision_scope
 
 
 @pytest.fixture(params=list(LOW))
