@@ -57,7 +57,7 @@ def test_a_wheel_installed_in_a_fresh_venv_ships_and_loads_the_zoo(tmp_path):
     )
     assert install.returncode == 0, install.stderr[-3000:]
     env = dict(os.environ, PYTHONPATH=sysconfig.get_paths()["purelib"], TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop(("KERAS_GANS_SAVED_MODELS"), None)
+    env.pop("KERAS_GANS_SAVED_MODELS", None)
     out = subprocess.run(
         [python, "-c", _USE_THE_ZOO], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
