@@ -167,7 +167,7 @@ def train_toy(mixture, variant, seed, setup):
     data = mix.dataset(batch_size=k * pack * setup.packs, seed=seed).repeat()
     gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
     samples = gan.sample(2500, seed=10_000 + seed)
-    coverage = kg.metrics.mode_coverage(samples, mix.centers, mix.sigma)
+    coverage = kg.evaluation.mode_coverage(samples, mix)
     return {
         "mixture": mixture, "variant": variant, "seed": seed, "iterations": steps,
         "modes_captured": coverage.modes_captured, "num_modes": coverage.num_modes,
@@ -250,7 +250,7 @@ def _fmt(mean, stderr, digits, suffix=""):
 
 def toy_table(records, variants, setup, seeds_wanted):
     """The markdown of part (b)."""
-    from keras_gans.metrics import mean_and_stderr
+    from keras_gans.evaluation import mean_and_stderr
 
     asked = len(seeds_wanted) * len(MIXTURES) * len(variants)
     finished = len(records)
@@ -364,11 +364,11 @@ def mnist_rows(mnist_dir, saved_models, classifier_path, num_samples, generators
     whole test split, in the MNIST classifier's feature space.
     """
     import keras_gans as kg
-    from keras_gans import evaluation, metrics
+    from keras_gans import evaluation
 
     clf = evaluation.load_classifier(str(classifier_path))
     test_x, test_y = kg.data.load_arrays(str(mnist_dir), split="test")
-    test_features = metrics.compute_features(clf, test_x)
+    test_features = evaluation.compute_features(clf, test_x)
     try:
         train_x, _ = kg.data.load_arrays(str(mnist_dir), split="train")
     except (OSError, ValueError) as error:  # e.g. tests/data/mnist holds the test split only
@@ -441,7 +441,7 @@ def mnist_table(rows, num_reference, classifier_path, mnist_dir):
 
 
 def _toy_means(records, variant, mixture):
-    from keras_gans.metrics import mean_and_stderr
+    from keras_gans.evaluation import mean_and_stderr
 
     runs = [r for r in records if r["variant"] == variant and r["mixture"] == mixture]
     if not runs:

@@ -15,10 +15,8 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "callbacks",
     "contract",
     "data",
-    "distribute",
     "evaluation",
     "export",
     "generators",
@@ -26,11 +24,13 @@ _SUBMODULES = (
     "latent",
     "layout",
     "losses",
-    "metrics",
     "models",
     "pretrained",
     "serving",
+    "training",
 )
+# Short names for what users reach for most: `kg.callbacks.SampleGrid`, `kg.distribute.get_strategy`.
+_ALIASES = {"callbacks": "training.callbacks", "distribute": "training.distribute"}
 
 # Nothing loads until used: `import keras_gans.serving.client` (the REST client) must not
 # pull in TensorFlow or Keras. The model classes register with Keras' serialization when
@@ -40,12 +40,12 @@ _SUBMODULES = (
 
 def __getattr__(name):
     # The other submodules load on first use.
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
+    if name in _SUBMODULES or name in _ALIASES:
+        module = importlib.import_module(f"{__name__}.{_ALIASES.get(name, name)}")
         globals()[name] = module
         return module
     raise AttributeError(f"module 'keras_gans' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_SUBMODULES))
+    return sorted(list(globals()) + list(_SUBMODULES) + list(_ALIASES))

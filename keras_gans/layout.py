@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -273,6 +274,15 @@ def write_card(base_path: str | os.PathLike, card: dict) -> dict:
     """Writes `card` as `base_path/card.json`, atomically (see `write_json`); returns it."""
     write_json(card_path(base_path), card)
     return card
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks (cards record it for the files they name)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def jsonable(value: Any) -> Any:

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from keras_gans import data
+from keras_gans.data import tfds_source
 
 SUBSET = Path(__file__).resolve().parent / "data" / "mnist"
 SUBSET_COUNTS = [85, 126, 116, 107, 110, 87, 87, 99, 89, 94]  # labels of the first 1,000
@@ -220,7 +221,7 @@ def test_tfds_celeb_a_center_crop_to_64():
 
 def test_tfds_offline_fails_fast_with_advice(tmp_path, monkeypatch):
     pytest.importorskip("tensorflow_datasets")
-    monkeypatch.setattr(data, "_network_available", lambda *a, **k: False)
+    monkeypatch.setattr(tfds_source, "_network_available", lambda *a, **k: False)
     with pytest.raises(ValueError) as e:
         data.load("mnist", data_dir=tmp_path)
     message = str(e.value)
@@ -237,7 +238,7 @@ def test_tfds_download_error_becomes_value_error(tmp_path, monkeypatch):
             raise AssertionError(f"Dataset {name}: could not find data in {kwargs['data_dir']}.")
         raise requests.exceptions.ConnectionError("Max retries exceeded")
 
-    monkeypatch.setattr(data, "_network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_source, "_network_available", lambda *a, **k: True)
     monkeypatch.setattr(tfds, "load", fake_load)
     with pytest.raises(ValueError, match="ConnectionError: Max retries exceeded.*local files"):
         data.load("fashion_mnist", data_dir=tmp_path)

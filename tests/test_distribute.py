@@ -1,4 +1,4 @@
-"""Tests for keras_gans.distribute: strategy names, TF_CONFIG checks, batch sizes.
+"""Tests for keras_gans.training.distribute: strategy names, TF_CONFIG checks, batch sizes.
 
 Device splitting must happen before TensorFlow initialises, which conftest has already done
 in this process, so the logical-CPU and multi-worker checks run in a fresh interpreter.
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from keras_gans import distribute
+from keras_gans.training import distribute
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_GPU = not tf.config.list_physical_devices("GPU")
@@ -103,7 +103,7 @@ import json, os, socket
 sock = socket.socket(); sock.bind(("localhost", 0)); port = sock.getsockname()[1]; sock.close()
 os.environ["TF_CONFIG"] = json.dumps(
     {"cluster": {"worker": [f"localhost:{port}"]}, "task": {"type": "worker", "index": 0}})
-from keras_gans import distribute
+from keras_gans.training import distribute
 names = distribute.use_logical_cpus(3)
 multi = distribute.get_strategy("multi_worker")
 mirrored = distribute.get_strategy("mirrored")

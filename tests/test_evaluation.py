@@ -15,7 +15,6 @@ from PIL import Image
 
 import keras_gans as kg
 from keras_gans import cli, evaluation, generators
-from keras_gans import metrics as metrics_lib
 from tests.conftest import ROOT
 
 SUBSET = ROOT / "tests" / "data" / "mnist"
@@ -35,7 +34,7 @@ def digits():
 def classifier():
     if not CLASSIFIER.exists():
         pytest.skip(f"no shipped classifier at {CLASSIFIER} (benchmarks/train_classifier.py)")
-    return metrics_lib.MNISTClassifier.load(str(CLASSIFIER))
+    return evaluation.MNISTClassifier.load(str(CLASSIFIER))
 
 
 class RealDigits:
@@ -179,9 +178,12 @@ def test_memorisation_flags_a_generator_that_returns_training_images(digits, cla
     honest = evaluation.memorisation_check(
         RealDigits(test[:200]), train, test[200:], classifier=classifier, num_samples=200, grid_samples=0
     )
+    # Pixels are copied exactly; features of one image differ by rounding with the batch it
+    # is computed in (oneDNN picks kernels by batch size on some CPUs: 1e-9 seen on AMD EPYC).
+    for space, tolerance in (("pixel", 0.0), ("feature", 1e-6)):
+        assert copier.spaces[space]["samples_to_train"] <= tolerance
+        assert copier.spaces[space]["ratio"] <= tolerance and copier.spaces[space]["near_copy_fraction"] == 1.0
     for space in ("pixel", "feature"):
-        assert copier.spaces[space]["samples_to_train"] == 0.0
-        assert copier.spaces[space]["ratio"] == 0.0 and copier.spaces[space]["near_copy_fraction"] == 1.0
         assert 0.7 < honest.spaces[space]["ratio"] < 1.4
         assert honest.spaces[space]["near_copy_fraction"] < 0.1
     # The PNG: 4 rows of sample, 2 pixel neighbours, a grey tile, 2 feature neighbours.

@@ -177,10 +177,10 @@ def test_wgan_gp_covers_the_modes_of_a_ring_of_8_gaussians():
     )
     assert gan.d_steps == 5
     data = ring.dataset(batch_size=5 * 256, seed=0).repeat()
-    before = kg.metrics.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
+    before = kg.evaluation.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
     gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
-    coverage = kg.metrics.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
-    circle = kg.metrics.mode_coverage(_uniform_circle(), ring.centers, ring.sigma)
+    coverage = kg.evaluation.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
+    circle = kg.evaluation.mode_coverage(_uniform_circle(), ring.centers, ring.sigma)
     # PacGAN's protocol: a mode is captured when a sample within 3 sigma lands nearest it.
     # Seeds 0-5: 8/8 modes, 66.4-87.2 % high quality, reverse KL <= 0.041; untrained:
     # 0 modes, 0 %; the modeless circle: 8/8 modes, 7 %.
@@ -199,10 +199,10 @@ def test_pacgan_packing_covers_the_modes_of_a_ring_of_8_gaussians():
     # Adam(beta_1=0, beta_2=0.9): with beta_1 = 0.5, seed 3 of 0-5 stayed smeared over the
     # ring (9 % high quality after 1,500 steps, 24 % after 3,000).
     gan.compile(d_optimizer=_cosine_adam(1e-3, steps, 0.0, 0.9), g_optimizer=_cosine_adam(1e-3, steps, 0.0, 0.9))
-    before = kg.metrics.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
+    before = kg.evaluation.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
     gan.fit(ring.dataset(batch_size=512, seed=0).repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
-    coverage = kg.metrics.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
-    circle = kg.metrics.mode_coverage(_uniform_circle(), ring.centers, ring.sigma)
+    coverage = kg.evaluation.mode_coverage(gan.sample(2500, seed=0), ring.centers, ring.sigma)
+    circle = kg.evaluation.mode_coverage(_uniform_circle(), ring.centers, ring.sigma)
     # Seeds 0-6: 8/8 modes, 86.6-91.8 % high quality, reverse KL <= 0.003; untrained:
     # 0 modes, 0 %; the modeless circle: 8/8 modes, 7 %.
     assert _meets(coverage, modes=7, high_quality=0.6), coverage
@@ -243,14 +243,14 @@ def test_conditional_gan_puts_each_asked_label_on_its_mode():
 def test_dcgan_makes_digits_the_mnist_classifier_recognises():
     images, _ = kg.data.load_arrays(MNIST_DIR, split="test")
     classifier = kg.evaluation.load_classifier()
-    real = kg.metrics.compute_features(classifier, images)
+    real = kg.evaluation.compute_features(classifier, images)
     gan = kg.models.DCGAN(image_shape=(28, 28, 1), latent_dim=32, g_width=16, d_width=16, seed=1)
     gan.compile()  # Adam(2e-4, beta_1=0.5), non-saturating: the paper's settings
 
     def scores():
         """(FID vs the 1,000 real digits in the classifier's features, MNIST IS)."""
-        features, probabilities = kg.metrics.compute_activations(classifier, gan.sample(1000, seed=0))
-        return kg.metrics.fid(real, features).value, kg.metrics.inception_score(probabilities).value
+        features, probabilities = kg.evaluation.compute_activations(classifier, gan.sample(1000, seed=0))
+        return kg.evaluation.fid(real, features).value, kg.evaluation.inception_score(probabilities).value
 
     fid_before, is_before = scores()
     data = kg.data.load(MNIST_DIR, split="test", batch_size=64, seed=0).repeat()

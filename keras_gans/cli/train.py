@@ -159,8 +159,9 @@ def _train(args, previous, started):
     import keras
 
     import keras_gans as kg
+    from keras_gans.training import callbacks, distribute
 
-    strategy = kg.distribute.get_strategy(args.strategy)
+    strategy = distribute.get_strategy(args.strategy)
     cls = kg.models.get(args.model)
     conditional = cls is kg.models.ConditionalGAN
     image_shape, num_classes = _dataset_facts(args, conditional)
@@ -179,7 +180,7 @@ def _train(args, previous, started):
             gan = _build_gan(args, image_shape, num_classes)
             _compile(gan, args)
     k = gan.d_steps
-    step_batch = kg.distribute.global_batch_size(args.batch_size * k, strategy)
+    step_batch = distribute.global_batch_size(args.batch_size * k, strategy)
     per_replica = step_batch // strategy.num_replicas_in_sync
     if per_replica % (k * gan.pack):
         raise SystemExit(
@@ -206,20 +207,20 @@ def _train(args, previous, started):
             record("running", epoch + 1)
 
     callbacks = [
-        kg.callbacks.HistoryCSV(work / "history.csv"),
-        kg.callbacks.SampleGrid(work / "samples", n=args.samples, seed=0),
+        callbacks.HistoryCSV(work / "history.csv"),
+        callbacks.SampleGrid(work / "samples", n=args.samples, seed=0),
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
         _RunRecord(),
         # Last, so a checkpoint is only taken once every other file of the epoch is
         # written: a run killed at any point resumes at an epoch whose files exist.
-        kg.callbacks.BackupAndRestore(work / "backup"),
+        callbacks.BackupAndRestore(work / "backup"),
     ]
     gan.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
             initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
 
     if chief:
-        kg.callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
+        callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
     record("finished", args.epochs)
     if args.export and chief:
         version = kg.export.export_generator(

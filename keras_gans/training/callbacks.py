@@ -181,7 +181,7 @@ class FIDMonitor(keras.callbacks.Callback):
 
     Args:
         real_images: reference images (uint8 or float [-1, 1]), e.g. the MNIST test split.
-        classifier: a `keras_gans.metrics.FeatureExtractor` (e.g. `MNISTClassifier`) or the
+        classifier: a `keras_gans.evaluation.FeatureExtractor` (e.g. `MNISTClassifier`) or the
             path of a `.keras` MNIST classifier.
         every: measure after every `every`-th epoch (and not in between).
         num_samples: generated samples per measurement.
@@ -190,7 +190,7 @@ class FIDMonitor(keras.callbacks.Callback):
         name: the log key.
 
     Example:
-        clf = kg.metrics.MNISTClassifier.load("saved_models/mnist_classifier/classifier.keras")
+        clf = kg.evaluation.load_classifier()   # the shipped MNIST classifier
         gan.fit(data, epochs=20, callbacks=[FIDMonitor(test_images, clf, every=5),
                                             HistoryCSV("runs/dcgan/history.csv")])
     """
@@ -206,7 +206,7 @@ class FIDMonitor(keras.callbacks.Callback):
         self.seed = seed
         self.batch_size = batch_size
         self.name = name
-        self.scores = []  # (epoch, keras_gans.metrics.Score) per measurement
+        self.scores = []  # (epoch, keras_gans.evaluation.Score) per measurement
         self._real_features = None
 
     def _extractor(self):
@@ -216,19 +216,18 @@ class FIDMonitor(keras.callbacks.Callback):
         return self.classifier
 
     def measure(self):
-        """FID of `num_samples` samples of the model now, as a `keras_gans.metrics.Score`."""
+        """FID of `num_samples` samples of the model now, as a `keras_gans.evaluation.Score`."""
         from keras_gans import evaluation
-        from keras_gans import metrics as metrics_lib
 
         extractor = self._extractor()
         if self._real_features is None:
-            self._real_features = metrics_lib.compute_features(extractor, self.real_images, self.batch_size)
+            self._real_features = evaluation.compute_features(extractor, self.real_images, self.batch_size)
         samples, _ = evaluation.generate_samples(
             self.model, self.num_samples, self.seed, self.batch_size,
             num_classes=getattr(extractor, "num_classes", None),
         )
-        features = metrics_lib.compute_features(extractor, samples, self.batch_size)
-        return metrics_lib.fid(self._real_features, features)
+        features = evaluation.compute_features(extractor, samples, self.batch_size)
+        return evaluation.fid(self._real_features, features)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
