@@ -692,10 +692,13 @@ class GAN(keras.Model):
         if "0" in store:
             self.train_steps.assign(store["0"])
 
+    def _keras_config(self):
+        """What every Keras model records of itself, whatever its own arguments."""
+        return {"name": self.name, "trainable": self.trainable}
+
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **self._keras_config(),
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
@@ -744,8 +747,7 @@ class FamilyGAN(GAN):
 
     def get_config(self):
         return {
-            "name": self.name,
-            "trainable": self.trainable,
+            **self._keras_config(),
             **self._family_config,
             "precision": self.precision,
             "config_version": self.config_version,
