@@ -1,7 +1,7 @@
 """The serving contract: the signatures every exported generator carries.
 
 The names, dtypes and shapes of the SavedModel signatures, defined once. The exporter
-(`keras_gans.export`) builds them, the embedded server (`keras_gans.serving`) serves
+(`keras_gans.export`) builds them, the embedded server (`keras_gans.serving.server`) serves
 them like any other SavedModel, and the client (`keras_gans.serving.Client`) builds its
 requests from them. This module imports neither TensorFlow nor Keras, so the REST
 client reads it without loading either.

@@ -29,11 +29,11 @@ def zoo(tmp_path_factory):
     import tensorflow as tf
     import uvicorn
 
-    from keras_gans.serving import config as config_lib
-    from keras_gans.serving.core import ServingCore
-    from keras_gans.serving.grpc_api import create_grpc_server
-    from keras_gans.serving.manager import ModelManager
-    from keras_gans.serving.rest import create_app
+    from keras_gans.serving.server import config as config_lib
+    from keras_gans.serving.server.core import ServingCore
+    from keras_gans.serving.server.grpc_api import create_grpc_server
+    from keras_gans.serving.server.manager import ModelManager
+    from keras_gans.serving.server.rest import create_app
 
     root = tmp_path_factory.mktemp("generators_zoo")
     gans = {

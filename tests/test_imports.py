@@ -26,7 +26,10 @@ def _heavy_modules_loaded_by(module):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("module", ["keras_gans", "keras_gans.serving", "keras_gans.serving.client"])
+# keras_gans.serving.server: `keras-gans serve --help` reads ServerOptions' defaults.
+@pytest.mark.parametrize(
+    "module", ["keras_gans", "keras_gans.serving", "keras_gans.serving.client", "keras_gans.serving.server"]
+)
 def test_light_modules_load_no_tensorflow_keras_or_grpc(module):
     assert _heavy_modules_loaded_by(module) == []
 

@@ -157,10 +157,10 @@ def test_sample_command_interpolates_through_a_server(gans, tmp_path):
     """An in-process gRPC server (the embedded server's core): the served walk is the local one."""
     import tensorflow as tf
 
-    from keras_gans.serving import config as config_lib
-    from keras_gans.serving.core import ServingCore
-    from keras_gans.serving.grpc_api import create_grpc_server
-    from keras_gans.serving.manager import ModelManager
+    from keras_gans.serving.server import config as config_lib
+    from keras_gans.serving.server.core import ServingCore
+    from keras_gans.serving.server.grpc_api import create_grpc_server
+    from keras_gans.serving.server.manager import ModelManager
 
     manager = ModelManager(tf.compat.v1.ConfigProto())
     manager.set_config(config_lib.single_model_config("cgan", str(gans["root"] / "cgan")))

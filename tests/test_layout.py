@@ -16,7 +16,7 @@ import pytest
 
 import keras_gans as kg
 from keras_gans import contract, generators, latent, layout, pretrained
-from keras_gans.serving import config as config_lib
+from keras_gans.serving.server import config as config_lib
 from tests.conftest import ROOT
 
 # ----------------------------------------------------------------------------- the version rule

@@ -37,7 +37,7 @@ import keras_gans as kg
 from keras_gans import export
 from keras_gans.models.sampling import latent_from_seed, to_uint8
 from keras_gans.serving import Client, ServingError
-from keras_gans.serving import config as config_lib
+from keras_gans.serving.server import config as config_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = dict(image_shape=(28, 28, 1), latent_dim=4, g_width=4, d_width=4)

@@ -17,9 +17,9 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from keras_gans import cli, contract, layout
 from keras_gans.cli import serve
-from keras_gans.serving import config as config_lib
 from keras_gans.serving import server
 from keras_gans.serving.errors import ServingError
+from keras_gans.serving.server import config as config_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVING = os.path.join(ROOT, "serving")

@@ -7,7 +7,6 @@ policy, and the batching session's input checks.
 """
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -15,10 +14,10 @@ import pytest
 
 import keras_gans as kg
 from keras_gans import export
-from keras_gans.serving import json_tensor as jt
-from keras_gans.serving.core import ServingCore
 from keras_gans.serving.errors import ServingError
-from keras_gans.serving.manager import ModelManager
+from keras_gans.serving.server import json_tensor as jt
+from keras_gans.serving.server.core import ServingCore
+from keras_gans.serving.server.manager import ModelManager
 
 
 # ----------------------------------------------------------------------------------
@@ -221,7 +220,7 @@ def test_batching_rejects_scalar_inputs_like_tf_servings_batching_session(versio
 def test_grpc_messages_are_truncated_like_tf_serving():
     import grpc
 
-    from keras_gans.serving.grpc_api import _abort
+    from keras_gans.serving.server.grpc_api import _abort
 
     class Context:
         def abort(self, code, details):

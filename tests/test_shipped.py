@@ -15,7 +15,7 @@ import pytest
 import keras_gans as kg
 from keras_gans import images as images_lib
 from keras_gans.serving import Client
-from keras_gans.serving import config as serving_config
+from keras_gans.serving.server import config as serving_config
 from tests.conftest import ROOT, shared_mnist_dir
 
 SAVED_MODELS = ROOT / "saved_models"

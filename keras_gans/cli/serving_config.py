@@ -16,7 +16,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from keras_gans.serving import config
+    from keras_gans.serving.server import config
 
     config.write_models_config(args.saved_models, args.out, base_path_prefix=args.base_path_prefix)
     print(f"wrote {args.out}")

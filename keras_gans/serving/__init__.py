@@ -1,8 +1,10 @@
 """Serving generators: a TF Serving client and an embedded TF-Serving-compatible server.
 
-`Client` talks to TensorFlow Serving (or the embedded server) over REST or
-gRPC; `server.run_embedded` is the embedded server of `keras-gans serve`;
-`config.write_models_config` is `keras-gans serving-config`.
+`client.Client` talks to TensorFlow Serving (or the embedded server) over REST or gRPC
+and loads neither TensorFlow nor grpc for REST; `errors` holds the canonical error codes
+both sides share. The embedded server is the `server` subpackage: `server.run_embedded`
+runs it for `keras-gans serve`, `server.config.write_models_config` is
+`keras-gans serving-config`.
 
 Example:
     from keras_gans.serving import Client

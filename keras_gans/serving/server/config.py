@@ -6,7 +6,7 @@
 regenerates it from the generators exported under `saved_models/`.
 
 Example:
-    from keras_gans.serving import config
+    from keras_gans.serving.server import config
 
     # serving/models.config, for the tensorflow/serving container (saved_models/ at /models):
     config.write_models_config("saved_models", "serving/models.config")

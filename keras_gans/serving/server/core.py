@@ -13,9 +13,9 @@ import re
 import numpy as np
 
 from keras_gans import contract
-from keras_gans.serving import manager as manager_lib
 from keras_gans.serving.errors import ServingError, failed_precondition, invalid_argument, not_found
-from keras_gans.serving.json_tensor import dtype_name
+from keras_gans.serving.server import manager as manager_lib
+from keras_gans.serving.server.json_tensor import dtype_name
 
 DEFAULT_SIGNATURE = contract.SERVING_DEFAULT  # what a request naming no signature gets
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -238,7 +238,7 @@ class ServingCore:
 
 
 def _numpy_dtype(dtype_enum):
-    from keras_gans.serving.json_tensor import NUMPY_DTYPES
+    from keras_gans.serving.server.json_tensor import NUMPY_DTYPES
 
     if dtype_enum in NUMPY_DTYPES:
         return np.dtype(NUMPY_DTYPES[dtype_enum])

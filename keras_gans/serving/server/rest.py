@@ -26,8 +26,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from keras_gans import contract
-from keras_gans.serving import json_tensor
-from keras_gans.serving.errors import HTTP_STATUS, ServingError, invalid_argument
+from keras_gans.serving.errors import ServingError, invalid_argument
+from keras_gans.serving.server import json_tensor
 
 _API_RE = re.compile(r"/v1/.*", re.IGNORECASE | re.ASCII)
 _PREDICT_RE = re.compile(

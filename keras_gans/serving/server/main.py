@@ -1,24 +1,16 @@
-"""The embedded model server: TensorFlow Serving's protocol, for machines without its binary.
+"""The server process: `ServerOptions` (TF Serving's flags) and `run_embedded`.
 
-`run_embedded(ServerOptions(...))` serves the same REST API (Starlette + uvicorn) and gRPC
-API (grpcio, `tensorflow-serving-api` stubs) as `tensorflow_model_server`: several models
-and versions, the latest served by default, base paths polled for new and removed
-versions. It loads SavedModels only (any SavedModel, not just generators), with the TF1
-loader TF Serving's C++ code mirrors. `ServerOptions` holds the TF Serving flags it
-honours, under their flag names and with TF Serving's defaults. It does not batch
-requests; with `enable_batching` it applies the batching session's input checks, so a
-signature TF Serving could not batch fails here too.
-
-`keras-gans serve` (keras_gans/cli/serve.py) parses `tensorflow_model_server`'s flags and
-execs that binary when it is on PATH, or runs this server.
+`run_embedded` builds what `tensorflow_model_server`'s main does: the model manager
+(`manager`), the request logic (`core`), and the gRPC (`grpc_api`) and REST (`rest`) front
+ends, then serves until SIGINT/SIGTERM. `keras-gans serve` (keras_gans/cli/serve.py)
+parses `tensorflow_model_server`'s flags and execs that binary when it is on PATH, or
+calls `run_embedded`.
 
 Example:
     from keras_gans.serving import server
 
     server.run_embedded(server.ServerOptions(model_name="dcgan", model_base_path="/abs/saved_models/dcgan",
                                              rest_api_port=8501))
-
-    keras-gans serve --embedded --model_name dcgan --model_base_path saved_models/dcgan --rest_api_port 8501
 """
 
 import dataclasses
@@ -100,10 +92,10 @@ def run_embedded(options):
         The exit status: 0 after a clean stop, 2 for a configuration it cannot serve.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from keras_gans.serving import config as config_lib
-    from keras_gans.serving.core import ServingCore
     from keras_gans.serving.errors import ServingError
-    from keras_gans.serving.manager import ModelManager
+    from keras_gans.serving.server import config as config_lib
+    from keras_gans.serving.server.core import ServingCore
+    from keras_gans.serving.server.manager import ModelManager
 
     if options.version:
         import keras_gans
@@ -145,7 +137,7 @@ def run_embedded(options):
     stop = threading.Event()
     grpc_server = None
     if options.port:
-        from keras_gans.serving.grpc_api import create_grpc_server
+        from keras_gans.serving.server.grpc_api import create_grpc_server
 
         grpc_server = create_grpc_server(
             core,
@@ -165,7 +157,7 @@ def run_embedded(options):
         if options.rest_api_port:
             import uvicorn
 
-            from keras_gans.serving.rest import create_app
+            from keras_gans.serving.server.rest import create_app
 
             app = create_app(core, enable_cors=options.rest_api_enable_cors_support)
             server = uvicorn.Server(

@@ -18,8 +18,8 @@ import grpc
 import numpy as np
 
 from keras_gans import contract
-from keras_gans.serving import json_tensor as jt
 from keras_gans.serving.errors import ServingError
+from keras_gans.serving.server import json_tensor as jt
 
 _MAX_MESSAGE = 1024
 

@@ -26,8 +26,8 @@ import threading
 
 from keras_gans import layout
 from keras_gans.contract import SERVE_TAG
-from keras_gans.serving import config as config_lib
 from keras_gans.serving.errors import ServingError, invalid_argument, not_found
+from keras_gans.serving.server import config as config_lib
 
 log = logging.getLogger("keras_gans.serving")
 
