@@ -21,6 +21,7 @@ import urllib.parse
 import numpy as np
 
 from keras_gans import contract
+from keras_gans.labels import check_labels
 from keras_gans.serving.errors import CODE_FOR_HTTP_STATUS, ServingError
 
 _DTYPES = {
@@ -308,18 +309,14 @@ class Client:
 
     # -- predictions ----------------------------------------------------------------
     def _labels(self, model, version, labels, n):
+        # The project's one label check; a server does not state its classes, so the
+        # export checks their range.
         conditional = self.is_conditional(model, version)
+        labels = check_labels(labels, n, conditional=conditional, name=f"Model {model!r}")
         if labels is None:
             # [] asks the export for the classes in turn, as GAN.sample does.
             return [] if conditional else None
-        if not conditional:
-            raise ValueError(f"Model {model!r} is unconditional: it takes no labels (got labels={labels!r})")
-        labels = np.asarray(labels)
-        if labels.ndim == 0:
-            labels = np.full([n], labels)
-        if labels.ndim != 1 or (labels.size and not np.issubdtype(labels.dtype, np.integer)):
-            raise ValueError(f"labels must be a list of integer class ids; got {labels.dtype} array of shape {labels.shape}")
-        return labels.astype(np.int64).tolist()
+        return labels.tolist()
 
     def _predict(self, model, version, signature_name, inputs):
         signature = self.signature(model, signature_name, version)
