@@ -386,3 +386,23 @@ def test_mixture_dataset():
         data.load_arrays("ring8")
     with pytest.raises(ValueError, match="known: ring8, grid25"):
         data.mixture("ring7")
+
+
+def test_mixture_epochs_are_permutations_of_one_draw_reshuffled_every_pass():
+    ring = data.mixture("ring8")
+    ds = ring.dataset(batch_size=100, labels=True, seed=4, num_samples=1000)
+    assert ds.element_spec[0].shape == (100, 2)  # a static batch size, as XLA wants
+    points, ids = ring.sample(1000, seed=4, return_components=True)
+    epochs = [[np.concatenate(c) for c in zip(*[(p.numpy(), i.numpy()) for p, i in ds])] for _ in range(2)]
+    for epoch_points, epoch_ids in epochs:
+        # Every drawn point exactly once, with its own component id.
+        order = np.lexsort(epoch_points.T)
+        np.testing.assert_array_equal(epoch_points[order], points[np.lexsort(points.T)])
+        np.testing.assert_array_equal(epoch_ids[order], ids[np.lexsort(points.T)])
+    assert not np.array_equal(epochs[0][0], epochs[1][0])  # a new order each pass
+    again = [p.numpy() for p, _ in ring.dataset(batch_size=100, labels=True, seed=4, num_samples=1000)]
+    np.testing.assert_array_equal(np.concatenate(again), epochs[0][0])  # the seed fixes the passes
+    unbatched = ring.dataset(batch_size=None, seed=4, num_samples=10)
+    assert unbatched.cardinality().numpy() == 10 and next(iter(unbatched)).shape == (2,)
+    tail = ring.dataset(batch_size=300, drop_remainder=False, seed=4, num_samples=1000)
+    assert [len(b) for b in tail] == [300, 300, 300, 100] and tail.cardinality().numpy() == 4

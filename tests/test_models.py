@@ -359,3 +359,41 @@ def test_wgan_rmsprop_follows_the_authors_code():
         assert np.allclose(var.numpy(), expected, rtol=1e-5, atol=0) == close
     restored = kg.models.TorchRMSprop.from_config(opt.get_config())
     assert (restored.rho, restored.epsilon) == (opt.rho, opt.epsilon)
+
+
+def _weights_after_steps(cls, kwargs, joint, monkeypatch, steps=2):
+    """The discriminator's and generator's weights after `steps` train steps, with the real and
+    fake minibatches seen in one discriminator call (`joint`) or two; None: the model's choice."""
+    if joint is not None:
+        monkeypatch.setattr(kg.models.GAN, "_batch_independent_discriminator", property(lambda self: joint))
+    gan = cls(**kwargs)
+    gan.compile(d_optimizer=keras.optimizers.SGD(0.05), g_optimizer=keras.optimizers.SGD(0.05))
+    images = np.random.default_rng(0).uniform(-1, 1, (8 * gan.d_steps, *kwargs["image_shape"])).astype("float32")
+    labels = None if gan.num_classes is None else np.arange(len(images), dtype="int32") % gan.num_classes
+    gan.fit(images, labels, batch_size=8 * gan.d_steps, epochs=steps, shuffle=False, verbose=0)
+    monkeypatch.undo()
+    return [w.numpy() for w in gan.discriminator.weights + gan.generator.weights]
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (kg.models.WGANGP, dict(TINY_IMAGE, norm="layer")),
+    (kg.models.VanillaGAN, dict(image_shape=(2,), latent_dim=2, g_hidden=(8,), d_hidden=(8,), pack=2, seed=3)),
+    (kg.models.ConditionalGAN, dict(image_shape=(2,), num_classes=3, latent_dim=2, g_hidden=(8,), d_hidden=(8,), seed=3)),
+], ids=["wgan_gp-layer-norm", "vanilla-mlp-packed", "cgan-mlp"])
+def test_one_discriminator_call_on_real_and_fake_trains_the_same_without_batch_norm(cls, kwargs, monkeypatch):
+    joint = _weights_after_steps(cls, kwargs, True, monkeypatch)
+    apart = _weights_after_steps(cls, kwargs, False, monkeypatch)
+    assert cls(**kwargs)._batch_independent_discriminator
+    for a, b in zip(joint, apart):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_batch_norm_discriminators_see_real_and_fake_apart(monkeypatch):
+    # BatchNorm normalises by the batch it sees: one call on real and fake together would
+    # change the DCGAN algorithm, so the model must keep the two calls.
+    default = _weights_after_steps(kg.models.DCGAN, TINY_IMAGE, None, monkeypatch)
+    apart = _weights_after_steps(kg.models.DCGAN, TINY_IMAGE, False, monkeypatch)
+    joint = _weights_after_steps(kg.models.DCGAN, TINY_IMAGE, True, monkeypatch)
+    for a, b in zip(default, apart):
+        np.testing.assert_array_equal(a, b)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(default, joint)) > 1e-4

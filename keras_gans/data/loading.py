@@ -176,11 +176,12 @@ def load(
         else:
             buffer = 10_000
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    # Batch the uint8 pixels first, then convert whole batches: one op per batch, not per image.
+    if batch_size is not None:
+        ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     ds = ds.map(
         _to_float_pair if labels else _to_float, num_parallel_calls=tf.data.AUTOTUNE
     )
-    if batch_size is not None:
-        ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
     if in_memory:
         # Arrays have no files to shard by: shard by example under multi-worker strategies.
         options = tf.data.Options()

@@ -94,11 +94,17 @@ class Mixture:
             TensorShape([256, 2])
         """
         points, ids = self.sample(num_samples, seed=seed, return_components=True)
-        ds = tf.data.Dataset.from_tensor_slices((points, ids) if labels else points)
+        columns = (points, ids) if labels else (points,)
         if shuffle:
-            ds = ds.shuffle(num_samples, seed=seed, reshuffle_each_iteration=True)
-        if batch_size is not None:
-            ds = ds.batch(int(batch_size), drop_remainder=drop_remainder)
+            # One permutation of the whole epoch per pass, drawn in one op from a seed that
+            # changes every pass; a shuffle buffer would copy all the points in, one by one.
+            epoch_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+            ds = epoch_seeds.flat_map(lambda s: _batches(_permuted(columns, s), batch_size, drop_remainder))
+            ds = ds.apply(tf.data.experimental.assert_cardinality(_num_batches(num_samples, batch_size, drop_remainder)))
+        else:
+            ds = _batches(tuple(tf.constant(c) for c in columns), batch_size, drop_remainder)
+        if not labels:
+            ds = ds.map(lambda points: points)
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA
@@ -135,3 +141,36 @@ def mixture(name: str) -> Mixture:
         raise ValueError(f"Unknown mixture {name!r}; known: {', '.join(MIXTURE_NAMES)}.")
     centers.setflags(write=False)
     return Mixture(key, centers, sigma)
+
+
+def _permuted(columns, seed):
+    """The columns reordered by one random permutation of their rows, from a scalar int64 seed."""
+    order = tf.random.experimental.stateless_shuffle(
+        tf.range(tf.shape(columns[0])[0]), seed=tf.stack([seed, tf.constant(0, tf.int64)])
+    )
+    return tuple(tf.gather(c, order) for c in columns)
+
+
+def _num_batches(rows, batch_size, drop_remainder):
+    if batch_size is None:
+        return rows
+    return rows // batch_size if drop_remainder else -(-rows // batch_size)
+
+
+def _batches(columns, batch_size, drop_remainder):
+    """A dataset of the rows of `columns` in order: one element per row, or batches sliced whole.
+
+    Elements are tuples of the columns; batches are cut by slicing, not assembled row by row.
+    """
+    if batch_size is None:
+        return tf.data.Dataset.from_tensor_slices(columns)
+    rows = int(columns[0].shape[0])
+    count = _num_batches(rows, batch_size, drop_remainder)
+    if drop_remainder:  # [count, batch_size, ...]: batches of a static size
+        return tf.data.Dataset.from_tensor_slices(
+            tuple(tf.reshape(c[: count * batch_size], [count, batch_size, *c.shape[1:]]) for c in columns)
+        )
+    return tf.data.Dataset.range(count).map(
+        lambda i: tuple(c[i * batch_size : (i + 1) * batch_size] for c in columns)
+    )
+
