@@ -2,8 +2,8 @@
 
 With `pack=m` and a batch of B real examples split into k = d_steps minibatches, every
 discriminator call of a train step (real, fake, gradient-penalty interpolates, the
-generator's step) gets B / (k m) inputs, each m samples concatenated along the last axis
-(and, when conditional, their m labels). Every family trains with it, saves it, and a batch
+generator's step) gets B / (k m) inputs (twice that when real and fake share one call),
+each m samples concatenated along the last axis (and, when conditional, their m labels). Every family trains with it, saves it, and a batch
 that cannot be packed is a clear error before any update.
 """
 
@@ -87,22 +87,27 @@ def test_the_discriminator_sees_batch_over_m_inputs_of_m_samples(cls, init_kwarg
     data = harness.tiny_data(gan, batch)
     gan.fit(tf.data.Dataset.from_tensor_slices(data).batch(batch), epochs=1, verbose=0)
 
-    # k discriminator steps (real, fake, and the interpolates when penalised), then one
-    # generator step.
-    calls_per_d_step = 3 if gan.gp_weight else 2
+    # k discriminator steps (real and fake, apart or in one call, and the interpolates when
+    # penalised), then one generator step.
+    joint = gan._batch_independent_discriminator
+    calls_per_d_step = (1 if joint else 2) + (1 if gan.gp_weight else 0)
     assert len(log.samples) == k * calls_per_d_step + 1
     channels = gan.image_shape[-1]
-    expected = (batch // (k * m), *gan.image_shape[:-1], m * channels)
-    assert {x.shape for x in log.samples} == {expected}
-    # The first call judges the real minibatch of step 0 (rows 0, k, 2k, ...), packed.
+    rows = batch // (k * m)
+    expected = {(rows, *gan.image_shape[:-1], m * channels)}
+    if joint:  # real and fake together: twice the packs
+        expected.add((2 * rows, *gan.image_shape[:-1], m * channels))
+    assert {x.shape for x in log.samples} == expected
+    # The first call judges the real minibatch of step 0 (rows 0, k, 2k, ...), packed (the
+    # first half of a joint call).
     real = data[0][0::k]
-    np.testing.assert_array_equal(log.samples[0], pack_by_hand(real, m))
+    np.testing.assert_array_equal(log.samples[0][:rows], pack_by_hand(real, m))
     # Pack member i is channels [i C, (i + 1) C) of the discriminator's input.
     np.testing.assert_array_equal(log.samples[0][1, ..., channels : 2 * channels], real[3])
     if gan.num_classes is not None:
         assert len(log.labels) == len(log.samples)
-        assert {y.shape for y in log.labels} == {(batch // (k * m), m)}
-        np.testing.assert_array_equal(log.labels[0], data[1][0::k].reshape(-1, m))
+        assert {y.shape[1:] for y in log.labels} == {(m,)}
+        np.testing.assert_array_equal(log.labels[0][:rows], data[1][0::k].reshape(-1, m))
     else:
         assert log.labels == []
 

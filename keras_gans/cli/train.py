@@ -159,7 +159,7 @@ def _train(args, previous, started):
     import keras
 
     import keras_gans as kg
-    from keras_gans.training import callbacks, distribute
+    from keras_gans.training import callbacks as run_callbacks, distribute
 
     strategy = distribute.get_strategy(args.strategy)
     cls = kg.models.get(args.model)
@@ -207,20 +207,20 @@ def _train(args, previous, started):
             record("running", epoch + 1)
 
     callbacks = [
-        callbacks.HistoryCSV(work / "history.csv"),
-        callbacks.SampleGrid(work / "samples", n=args.samples, seed=0),
+        run_callbacks.HistoryCSV(work / "history.csv"),
+        run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0),
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
         _RunRecord(),
         # Last, so a checkpoint is only taken once every other file of the epoch is
         # written: a run killed at any point resumes at an epoch whose files exist.
-        callbacks.BackupAndRestore(work / "backup"),
+        run_callbacks.BackupAndRestore(work / "backup"),
     ]
     gan.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
             initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
 
     if chief:
-        callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
+        run_callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
     record("finished", args.epochs)
     if args.export and chief:
         version = kg.export.export_generator(
