@@ -9,7 +9,7 @@ MNIST ?= $(firstword $(wildcard ../shared/data/mnist) mnist)
 # `make demo VERBOSE=1` also shows TensorFlow's logs (`keras-gans --verbose demo`).
 KERAS_GANS_FLAGS := $(if $(VERBOSE),--verbose)
 
-.PHONY: demo demo-train test test-fast install clean
+.PHONY: demo demo-train test test-fast bench install clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" tests
+
+# The speed tables (minutes, not part of `make test`): written to benchmarks/results/ with
+# the machine they ran on.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/train_speed.py --mnist $(MNIST) | tee benchmarks/results/train_speed.md
+	$(BIN)/python benchmarks/serving_latency.py | tee benchmarks/results/serving_latency.md
 
 clean:
 	rm -rf $(VENV) demo_out *.egg-info
