@@ -1,17 +1,30 @@
-"""Serving latency of a generator over REST and gRPC (embedded server), as a table.
+"""Serving speed over REST and gRPC (embedded server): latency, throughput, batching, memory.
 
-Exports an MNIST-sized DCGAN (untrained: latency does not depend on the weights),
-starts `keras-gans serve --embedded` on loopback ports, and times requests for
-`--num-samples` images through each signature and protocol, plus the time to run the
-same SavedModel in process (the floor).
+Three tables, measured side by side in one run on loopback:
 
-Example:
-    python benchmarks/serving_latency.py --num-samples 64 --requests 30
+1. **Latency** of one client for each signature and protocol, beside the same SavedModel
+   run in process (the floor), for each `--num-samples` (p50, p90, p99, mean).
+2. **Throughput**: 1 and 16 concurrent clients (separate processes, so the load generator
+   is not one interpreter's lock) sending 1-sample `serving_default` requests for
+   `--seconds`, over REST and gRPC, with batching off and on (`--enable_batching` with the
+   parameters below): requests/s, p50 and p99 latency, the server's CPU time per request
+   and, with batching, the mean merged batch size the server reports.
+3. **Memory**: the server's RSS with the five shipped generators loaded, idle and after a
+   load run.
+
+The generator is an MNIST-sized DCGAN (untrained: speed does not depend on the weights).
+
+Example (from the project root):
+    python benchmarks/serving_latency.py                       # everything (a few minutes)
+    python benchmarks/serving_latency.py --num-samples 256 --requests 30 --skip-throughput
 """
 
 import argparse
 import json
+import multiprocessing
 import os
+import platform
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +32,14 @@ import tempfile
 import time
 
 import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BATCHING = """\
+max_batch_size { value: 64 }
+batch_timeout_micros { value: 2000 }
+max_enqueued_batches { value: 256 }
+num_batch_threads { value: 2 }
+"""
 
 
 def _free_port():
@@ -38,64 +59,227 @@ def _times(fn, requests, warmup=3):
     return np.asarray(out)
 
 
+class Server:
+    """`keras-gans serve --embedded` on loopback ports, as its own process."""
+
+    def __init__(self, *flags):
+        self.rest_port, self.grpc_port = _free_port(), _free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "keras_gans.cli", "serve", "--embedded", "--host=127.0.0.1",
+             f"--port={self.grpc_port}", f"--rest_api_port={self.rest_port}", *flags],
+            cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.rest = f"http://127.0.0.1:{self.rest_port}"
+        self.grpc = f"grpc://127.0.0.1:{self.grpc_port}"
+
+    def wait(self, model):
+        from keras_gans.serving import Client
+
+        Client(self.rest).wait_until_available(model, timeout=300)
+
+    def cpu_seconds(self):
+        """User + system CPU time of the server process so far."""
+        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mib(self):
+        status = open(f"/proc/{self.process.pid}/status").read()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+    def batch_size_totals(self):
+        """(sum, count) of merged batch sizes from the server's Prometheus metrics, or None."""
+        import requests
+
+        try:
+            text = requests.get(f"{self.rest}/monitoring/prometheus/metrics", timeout=5).text
+        except requests.RequestException:
+            return None
+        sums, counts = {}, {}
+        for line in text.splitlines():
+            match = re.match(r"^(\S*batch_size\S*?)_(sum|count)(\{[^}]*\})?\s+([0-9.eE+-]+)$", line)
+            if match:
+                target = sums if match.group(2) == "sum" else counts
+                target[match.group(1)] = target.get(match.group(1), 0.0) + float(match.group(4))
+        for name, count in counts.items():
+            if name in sums:
+                return sums[name], count
+        return None
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def _client_worker(url, model, latent_dim, start_at, seconds, queue):
+    """One load-generating client: 1-sample `serving_default` requests until the deadline."""
+    from keras_gans.serving import Client
+
+    client = Client(url)
+    z = np.random.default_rng(os.getpid()).standard_normal([1, latent_dim]).astype(np.float32)
+    client.predict(model, z)  # connect before the clock starts
+    while time.time() < start_at:
+        time.sleep(0.001)
+    latencies, end = [], start_at + seconds
+    while time.time() < end:
+        t = time.perf_counter()
+        client.predict(model, z)
+        latencies.append((time.perf_counter() - t) * 1000)
+    queue.put(latencies)
+
+
+def throughput(server, url, model, clients, seconds, latent_dim):
+    """(requests/s, p50 ms, p99 ms, server CPU ms per request) for `clients` concurrent clients."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    start_at = time.time() + 3.0 + 0.2 * clients
+    workers = [
+        context.Process(target=_client_worker, args=(url, model, latent_dim, start_at, seconds, queue))
+        for _ in range(clients)
+    ]
+    for w in workers:
+        w.start()
+    while time.time() < start_at:
+        time.sleep(0.001)
+    cpu_before = server.cpu_seconds()
+    results = [queue.get(timeout=seconds + 120) for _ in workers]
+    cpu = server.cpu_seconds() - cpu_before
+    for w in workers:
+        w.join()
+    latencies = np.concatenate([np.asarray(r) for r in results])
+    return (len(latencies) / seconds, np.percentile(latencies, 50), np.percentile(latencies, 99),
+            1000 * cpu / max(len(latencies), 1))
+
+
+def latency_table(work, version, args):
+    import requests
+    import tensorflow as tf
+
+    from keras_gans.serving import Client
+
+    server = Server("--model_name=dcgan", f"--model_base_path={os.path.join(work, 'dcgan')}")
+    try:
+        server.wait("dcgan")
+        rest, grpc_client = Client(server.rest), Client(server.grpc)
+        loaded = tf.saved_model.load(os.path.join(work, "dcgan", str(version)))
+        sample_fn, default_fn = loaded.signatures["sample"], loaded.signatures["serving_default"]
+        session = requests.Session()
+        url = f"{server.rest}/v1/models/dcgan:predict"
+        print("| samples | path | signature | p50 ms | p90 ms | p99 ms | mean ms | p50 / in process |")
+        print("|---|---|---|---|---|---|---|---|")
+        for n in args.num_samples:
+            z = np.random.default_rng(0).standard_normal([n, args.latent_dim]).astype(np.float32)
+            body = json.dumps({"signature_name": "sample", "inputs": {"num_samples": n, "seed": 7}}).encode()
+            rows = [
+                ("in process (TF2 signature)", "sample",
+                 lambda: sample_fn(num_samples=tf.constant(n), seed=tf.constant(7, tf.int64))),
+                ("REST, raw request", "sample", lambda: session.post(url, data=body).content),
+                ("REST, Client.sample", "sample", lambda: rest.sample("dcgan", n, seed=7)),
+                ("gRPC, Client.sample", "sample", lambda: grpc_client.sample("dcgan", n, seed=7)),
+                ("REST, Client.sample_png", "sample_png", lambda: rest.sample_png("dcgan", n, seed=7)),
+                ("gRPC, Client.sample_png", "sample_png", lambda: grpc_client.sample_png("dcgan", n, seed=7)),
+                ("in process (TF2 signature)", "serving_default", lambda: default_fn(z=tf.constant(z))),
+                ("REST, Client.predict", "serving_default", lambda: rest.predict("dcgan", z)),
+                ("gRPC, Client.predict", "serving_default", lambda: grpc_client.predict("dcgan", z)),
+            ]
+            floor = {}
+            for name, signature, fn in rows:
+                t = _times(fn, args.requests)
+                p50 = np.percentile(t, 50)
+                if name.startswith("in process"):
+                    floor[signature] = p50
+                ratio = f"{p50 / floor[signature]:.2f}x" if signature in floor else ""
+                print(f"| {n} | {name} | {signature} | {p50:.1f} | {np.percentile(t, 90):.1f} | "
+                      f"{np.percentile(t, 99):.1f} | {t.mean():.1f} | {ratio} |")
+    finally:
+        server.stop()
+
+
+def throughput_table(work, args):
+    params = os.path.join(work, "batching_parameters.txt")
+    with open(params, "w") as f:
+        f.write(BATCHING)
+    base = ["--model_name=dcgan", f"--model_base_path={os.path.join(work, 'dcgan')}"]
+    print("| batching | protocol | clients | requests/s | p50 ms | p99 ms | server CPU ms / request | mean merged batch |")
+    print("|---|---|---|---|---|---|---|---|")
+    for batching in (False, True):
+        flags = base + (["--enable_batching", f"--batching_parameters_file={params}"] if batching else [])
+        server = Server(*flags)
+        try:
+            server.wait("dcgan")
+            for protocol, url in (("REST", server.rest), ("gRPC", server.grpc)):
+                for clients in args.clients:
+                    before = server.batch_size_totals() if batching else None
+                    rate, p50, p99, cpu = throughput(server, url, "dcgan", clients, args.seconds, args.latent_dim)
+                    after = server.batch_size_totals() if batching else None
+                    shown = ""
+                    if before is not None and after is not None and after[1] > before[1]:
+                        shown = f"{(after[0] - before[0]) / (after[1] - before[1]):.1f}"
+                    print(f"| {'on' if batching else 'off'} | {protocol} | {clients} | {rate:,.0f} | "
+                          f"{p50:.1f} | {p99:.1f} | {cpu:.2f} | {shown} |")
+        finally:
+            server.stop()
+    print(f"\nbatching parameters: {' '.join(BATCHING.split())}")
+
+
+def memory_table(args):
+    from keras_gans import layout
+
+    zoo = os.path.join(ROOT, "saved_models")
+    names = layout.model_names(zoo)
+    config = tempfile.NamedTemporaryFile("w", suffix=".config", delete=False)
+    config.write("model_config_list {\n" + "".join(
+        f'  config {{ name: "{n}" base_path: "{os.path.join(zoo, n)}" model_platform: "tensorflow" }}\n'
+        for n in names) + "}\n")
+    config.close()
+    server = Server(f"--model_config_file={config.name}")
+    try:
+        for name in names:
+            server.wait(name)
+        time.sleep(2)
+        idle = server.rss_mib()
+        throughput(server, server.rest, names[0], 4, min(args.seconds, 5), 100)
+        loaded = server.rss_mib()
+    finally:
+        server.stop()
+        os.unlink(config.name)
+    print("| models loaded | RSS idle MiB | RSS after a load run MiB |")
+    print("|---|---|---|")
+    print(f"| {len(names)} ({', '.join(names)}) | {idle:.0f} | {loaded:.0f} |")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num-samples", type=int, default=64)
-    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--num-samples", type=int, nargs="+", default=[1, 256])
+    parser.add_argument("--requests", type=int, default=30, help="timed requests per latency row")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--width", type=int, default=64, help="DCGAN g_width/d_width")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import requests
     import tensorflow as tf
 
     import keras_gans as kg
     from keras_gans import export
-    from keras_gans.serving import Client
 
     work = tempfile.mkdtemp(prefix="serving-latency-")
     gan = kg.models.DCGAN(image_shape=(28, 28, 1), latent_dim=args.latent_dim, g_width=args.width, d_width=args.width)
     version = export.export_generator(gan, os.path.join(work, "dcgan"))
-    rest_port, grpc_port = _free_port(), _free_port()
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    server = subprocess.Popen(
-        [sys.executable, "-m", "keras_gans.cli", "serve", "--embedded", "--host=127.0.0.1",
-         f"--port={grpc_port}", f"--rest_api_port={rest_port}", "--model_name=dcgan",
-         f"--model_base_path={os.path.join(work, 'dcgan')}"],
-        cwd=root, env=dict(os.environ, PYTHONPATH=root), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        rest, grpc_client = Client(f"http://127.0.0.1:{rest_port}"), Client(f"grpc://127.0.0.1:{grpc_port}")
-        rest.wait_until_available("dcgan", timeout=180)
-        n = args.num_samples
-        z = np.random.default_rng(0).standard_normal([n, args.latent_dim]).astype(np.float32)
-        loaded = tf.saved_model.load(os.path.join(work, "dcgan", str(version)))
-        sample_fn = loaded.signatures["sample"]
-        body = json.dumps({"signature_name": "sample", "inputs": {"num_samples": n, "seed": 7}}).encode()
-        session = requests.Session()
-        url = f"http://127.0.0.1:{rest_port}/v1/models/dcgan:predict"
-        rows = [
-            ("in process (TF2 signature)", "sample", lambda: sample_fn(num_samples=tf.constant(n), seed=tf.constant(7, tf.int64))),
-            ("REST, raw request", "sample", lambda: session.post(url, data=body).content),
-            ("REST, Client.sample", "sample", lambda: rest.sample("dcgan", n, seed=7)),
-            ("gRPC, Client.sample", "sample", lambda: grpc_client.sample("dcgan", n, seed=7)),
-            ("REST, Client.sample_png", "sample_png", lambda: rest.sample_png("dcgan", n, seed=7)),
-            ("gRPC, Client.sample_png", "sample_png", lambda: grpc_client.sample_png("dcgan", n, seed=7)),
-            ("REST, Client.predict", "serving_default", lambda: rest.predict("dcgan", z)),
-            ("gRPC, Client.predict", "serving_default", lambda: grpc_client.predict("dcgan", z)),
-        ]
-        size = len(session.post(url, data=body).content)
-        print(f"DCGAN 28x28x1, latent {args.latent_dim}, width {args.width}; {n} samples per request, "
-              f"{args.requests} requests each; REST `sample` body {size / 1024:.0f} KiB\n")
-        print(f"| {'path':<27} | {'signature':<15} | p50 ms | p90 ms | mean ms |")
-        print(f"|{'-' * 29}|{'-' * 17}|--------|--------|---------|")
-        for name, signature, fn in rows:
-            t = _times(fn, args.requests)
-            print(f"| {name:<27} | {signature:<15} | {np.percentile(t, 50):6.1f} | {np.percentile(t, 90):6.1f} | {t.mean():7.1f} |")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    print(f"keras-gans serving speed: {platform.node()}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} CPUs; TensorFlow {tf.__version__}; DCGAN 28x28x1, latent {args.latent_dim}, "
+          f"width {args.width}; embedded server on loopback.\n")
+    print(f"## Latency (one client, {args.requests} requests per row)\n")
+    latency_table(work, version, args)
+    if not args.skip_throughput:
+        print(f"\n## Throughput (1-sample serving_default requests, {args.seconds:.0f} s per row)\n")
+        throughput_table(work, args)
+    if not args.skip_memory:
+        print("\n## Memory (the shipped generators)\n")
+        memory_table(args)
 
 
 if __name__ == "__main__":
