@@ -374,9 +374,7 @@ def mnist_rows(mnist_dir, saved_models, classifier_path, num_samples, generators
     except (OSError, ValueError) as error:  # e.g. tests/data/mnist holds the test split only
         print(f"no training split in {mnist_dir} ({error}): no real-vs-real floor", file=sys.stderr)
         train_x = None
-    real = evaluation.evaluate_real(
-        test_x, test_y, train_x, classifier=clf, num_samples=num_samples, real_features=test_features
-    )
+    real = evaluation.evaluate_real(test_x, test_y, train_x, classifier=clf, num_samples=num_samples)
     name = "real MNIST (the floor)" if train_x is not None else "real MNIST (no training split: no FID/KID floor)"
     rows = [_row(name, real)]
     rows[0]["num_samples"] = int(real["fid"].num_samples) if "fid" in real else len(test_x)

@@ -177,7 +177,6 @@ def evaluate_real(
     splits: int = 10,
     kid_subsets: int = 100,
     kid_subset_size: int = 1000,
-    real_features: np.ndarray | None = None,
 ) -> dict[str, Score]:
     """The real data's own values, the reference for `evaluate_generator`'s.
 
@@ -190,17 +189,15 @@ def evaluate_real(
         real_images: the reference images (e.g. the test split).
         real_labels: their labels, for the classifier's accuracy.
         train_images: the training split (for the FID/KID floor).
-        classifier, num_samples, seed, batch_size, splits, kid_subsets, kid_subset_size,
-            real_features: as for `evaluate_generator`.
+        classifier, num_samples, seed, batch_size, splits, kid_subsets, kid_subset_size: as
+            for `evaluate_generator`.
 
     Example:
         floor = evaluate_real(test_images, test_labels, train_images)
         floor["fid"].value   # FID of 10,000 training digits vs the test digits
     """
     extractor = load_classifier(classifier, batch_size)
-    features, probs = compute_activations(extractor, real_images, batch_size)
-    if real_features is None:
-        real_features = features
+    real_features, probs = compute_activations(extractor, real_images, batch_size)
     scores = {"inception_score": inception_score(probs, splits=min(splits, len(probs)))}
     scores["inception_score"].details["extractor"] = getattr(extractor, "name", "")
     if train_images is not None:
@@ -430,12 +427,12 @@ def report(
                 raise
             print(f"note: no training split ({error}); the floor has no FID/KID.", file=sys.stderr)
 
-    real_features = compute_features(classifier, real_images, batch_size)
     common = dict(
         classifier=classifier, num_samples=num_samples, seed=seed, batch_size=batch_size,
-        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, real_features=real_features,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size,
     )
-    scores = evaluate_generator(gen, real_images, real_labels, **common)
+    real_features = compute_features(classifier, real_images, batch_size)
+    scores = evaluate_generator(gen, real_images, real_labels, real_features=real_features, **common)
     real = evaluate_real(real_images, real_labels, train_images, **common) if floor else None
 
     print(f"{info['path']} ({info['kind']}), {num_samples} samples, seed {seed}, "
