@@ -1,4 +1,4 @@
-"""TF Serving configuration files: `models.config` and `batching_parameters.txt`.
+"""TF Serving configuration files: `models.config`, `batching_parameters.txt`, `batching_params.pbtxt`.
 
 `models.config` is a `ModelServerConfig` text proto (the message ships with
 `tensorflow-serving-api`), read by `tensorflow_model_server
@@ -211,3 +211,128 @@ def read_batching_parameters(path):
         except text_format.ParseError as e:
             raise invalid_argument(f"Invalid batching parameters file {path}: {e}") from None
     return params
+
+
+# The per-model file TF Serving reads from a version's SavedModel folder with
+# --enable_per_model_batching_parameters (bundle_factory_util.cc, kBatchingParamsFilename).
+PER_MODEL_BATCHING_PARAMS_FILE = "batching_params.pbtxt"
+# The thread pool TF Serving names when --enable_batching has no parameters file (server.cc).
+DEFAULT_BATCH_THREAD_POOL = "model_server_batch_threads"
+
+
+def queue_options(params):
+    """The `batching.QueueOptions` of a `BatchingParameters` message, with TF Serving's defaults.
+
+    Absent fields keep `SharedBatchScheduler::QueueOptions`' defaults (max_batch_size
+    1000, batch_timeout_micros 0, max_enqueued_batches 10, no splitting; with
+    splitting, max_execution_batch_size defaults to max_batch_size), as
+    `GetQueueOptions` (bundle_factory_util.h) reads them. `num_batch_threads` and
+    `thread_pool_name` belong to the server's scheduler, not to a queue.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT with TF Serving's message for options it
+            refuses (see `batching.QueueOptions.validated`).
+    """
+    from keras_gans.serving.server.batching import QueueOptions
+
+    defaults = QueueOptions()
+
+    def wrapped(field, default):
+        return getattr(params, field).value if params.HasField(field) else default
+
+    splitting = params.HasField("enable_large_batch_splitting") and params.enable_large_batch_splitting.value
+    max_batch_size = wrapped("max_batch_size", defaults.max_batch_size)
+    options = QueueOptions(
+        max_batch_size=max_batch_size,
+        batch_timeout_micros=wrapped("batch_timeout_micros", defaults.batch_timeout_micros),
+        max_enqueued_batches=wrapped("max_enqueued_batches", defaults.max_enqueued_batches),
+        enable_large_batch_splitting=bool(splitting),
+        max_execution_batch_size=wrapped("max_execution_batch_size", max_batch_size) if splitting else None,
+        allowed_batch_sizes=tuple(params.allowed_batch_sizes),
+        pad_variable_length_inputs=params.pad_variable_length_inputs,
+    )
+    return options.validated()
+
+
+class BatchingConfig:
+    """What `--enable_batching`, `--batching_parameters_file` and `--enable_per_model_batching_parameters` ask for.
+
+    Mirrors TF Serving (server.cc, saved_model_bundle_factory.cc, bundle_factory_util.cc):
+    one scheduler for the server, whose `num_batch_threads` and `thread_pool_name` come
+    from the server's parameters (default: as many threads as CPUs); each loaded version
+    gets its queue options from the server's parameters or, per model, from
+    `batching_params.pbtxt` in its version folder (a version without that file is
+    served unbatched).
+
+    Args:
+        params: the server's `BatchingParameters` (None: `--enable_batching` without a
+            file, every field at TF Serving's default).
+        per_model: `--enable_per_model_batching_parameters`.
+
+    Example:
+        >>> batching = BatchingConfig(read_batching_parameters("serving/batching_parameters.txt"))
+        >>> batching.options_for("/models/dcgan/1").max_batch_size
+        1024
+    """
+
+    def __init__(self, params=None, per_model=False):
+        if params is None:
+            params = batching_parameters_class()()
+            params.thread_pool_name.value = DEFAULT_BATCH_THREAD_POOL
+        self.params = params
+        self.per_model = per_model
+        self.num_batch_threads = params.num_batch_threads.value if params.HasField("num_batch_threads") else None
+        self.thread_pool_name = (
+            params.thread_pool_name.value if params.HasField("thread_pool_name") else "batch_threads"
+        )
+        if self.num_batch_threads is not None and self.num_batch_threads < 1:
+            raise invalid_argument(f"num_batch_threads must be positive; was {self.num_batch_threads}")
+        self._common_options = None
+
+    def common_options(self):
+        """The server-wide queue options (validated once)."""
+        if self._common_options is None:
+            self._common_options = queue_options(self.params)
+        return self._common_options
+
+    def options_for(self, version_path):
+        """The queue options of the version in `version_path`, or None to serve it unbatched.
+
+        Raises:
+            ServingError: INVALID_ARGUMENT for a per-model file that does not parse
+                (`Invalid protobuf file: '<file>'`) or options TF Serving refuses; the
+                version then fails to load, as in TF Serving.
+        """
+        if not self.per_model:
+            return self.common_options()
+        path = os.path.join(version_path, PER_MODEL_BATCHING_PARAMS_FILE)
+        if not os.path.isfile(path):
+            return None
+        from google.protobuf import text_format
+
+        params = batching_parameters_class()()
+        with open(path, encoding="utf-8") as f:
+            try:
+                text_format.Parse(f.read(), params)
+            except text_format.ParseError:
+                raise invalid_argument(f"Invalid protobuf file: '{path}'") from None
+        return queue_options(params)
+
+
+def batching_config(enable_batching, batching_parameters_file="", per_model=False):
+    """The `BatchingConfig` of the server's flags, or None without `--enable_batching`.
+
+    Raises:
+        ServingError: INVALID_ARGUMENT for a parameters file without
+            `--enable_batching` (TF Serving's message), a file that does not parse,
+            or `num_batch_threads` below 1.
+    """
+    if not enable_batching:
+        if batching_parameters_file:
+            raise invalid_argument(
+                "server_options.batching_parameters_file is set without setting "
+                "server_options.enable_batching to true."
+            )
+        return None
+    params = read_batching_parameters(batching_parameters_file) if batching_parameters_file else None
+    return BatchingConfig(params, per_model=per_model)
