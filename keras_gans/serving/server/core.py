@@ -9,6 +9,8 @@ serves any SavedModel, and the generators' own checks run inside their graphs.
 """
 
 import re
+import threading
+import weakref
 
 import numpy as np
 
@@ -44,14 +46,81 @@ class ServingCore:
 
     Args:
         manager: the `ModelManager` holding the loaded versions.
-        batching: emulate `--enable_batching`: TF Serving's batching session
-            then rejects inputs without a batch dimension (e.g. the scalar
-            `num_samples` of the `sample` signature).
+        batching: `--enable_batching`: a `config.BatchingConfig`, or True for TF
+            Serving's defaults, or None / False for none. Concurrent Predict calls to
+            one version and signature are then merged into one model call by a
+            `batching.BatchingSession` per version, on one `SharedBatchScheduler` for
+            the server; as in TF Serving's batching session, inputs without a batch
+            dimension (the scalar `num_samples` of the `sample` signature) are
+            rejected. A version's queue options are `servable.batching_options`
+            when the manager loaded it with the same `BatchingConfig` (per-model
+            parameters), else the config's server-wide ones.
     """
 
-    def __init__(self, manager, batching=False):
+    def __init__(self, manager, batching=None):
+        from keras_gans.serving.server import config as config_lib
+        from keras_gans.serving.server.batching import BatchingMetrics, SharedBatchScheduler
+
         self.manager = manager
-        self.batching = batching
+        if batching is True:
+            batching = config_lib.BatchingConfig()
+        self.batching = batching or None
+        self.metrics = BatchingMetrics()
+        self.scheduler = None
+        if self.batching is not None:
+            self.scheduler = SharedBatchScheduler(
+                self.batching.num_batch_threads, self.batching.thread_pool_name, metrics=self.metrics
+            )
+        self._lock = threading.Lock()
+        self._sessions = {}  # servable -> BatchingSession
+        self._retired = weakref.WeakSet()
+        # An unloaded version's queues close (what they hold still runs); the server's
+        # stop ends the batch threads.
+        manager.add_retire_callback(self._retire)
+        manager.add_stop_callback(self.close)
+
+    def close(self):
+        """Stops batching: queued requests complete; the batch threads exit."""
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for session in sessions:
+            session.close()
+        if self.scheduler is not None:
+            self.scheduler.stop()
+
+    def prometheus_metrics(self):
+        """The batching metrics in Prometheus' text format (TF Serving's names)."""
+        return self.metrics.prometheus_text()
+
+    # -- batching ---------------------------------------------------------------
+    def _retire(self, servable):
+        with self._lock:
+            self._retired.add(servable)
+            session = self._sessions.pop(servable, None)
+        if session is not None:
+            session.close()
+
+    def _batching_session(self, servable):
+        """The `BatchingSession` of `servable`, or None when its requests run unbatched."""
+        if self.batching is None:
+            return None
+        options = getattr(servable, "batching_options", None)
+        if options is None:
+            if self.batching.per_model:
+                return None  # No batching_params.pbtxt in its version folder.
+            options = self.batching.common_options()
+        from keras_gans.serving.server.batching import BatchingSession
+
+        with self._lock:
+            session = self._sessions.get(servable)
+            if session is None:
+                if servable in self._retired:
+                    return None  # Unloaded while this request held it: run it on its own.
+                session = BatchingSession(
+                    lambda feeds, fetches: self._run(servable, feeds, fetches), self.scheduler, options
+                )
+                self._sessions[servable] = session
+            return session
 
     # -- model lookup ---------------------------------------------------------
     def servable_for(self, model_spec):
@@ -109,10 +178,12 @@ class ServingCore:
                     f"{_dtype_name_of(array)} is provided"
                 )
             feeds[info.name] = array
-        if self.batching:
-            self._check_batchable(inputs)
         fetches = self._fetches(signature, request.output_filter)
-        outputs = self._run(servable, feeds, fetches)
+        session = self._batching_session(servable)
+        if session is None:
+            outputs = self._run(servable, feeds, fetches)
+        else:
+            outputs = session.run(feeds, fetches)
         return servable, name, outputs
 
     @staticmethod
@@ -144,16 +215,6 @@ class ServingCore:
                 f"input tensor alias not found in signature: {alias}. "
                 f"Inputs expected to be in the set {{{','.join(sorted(expected))}}}."
             )
-
-    @staticmethod
-    def _check_batchable(inputs):
-        sizes = set()
-        for array in inputs.values():
-            if np.ndim(array) == 0:
-                raise invalid_argument("Batching Run() input tensors must have at least one dimension")
-            sizes.add(np.shape(array)[0])
-        if len(sizes) > 1:
-            raise invalid_argument("Batching Run() input tensors must have equal 0th-dimension size")
 
     @staticmethod
     def _fetches(signature, output_filter):

@@ -113,14 +113,11 @@ def run_embedded(options):
                 file=sys.stderr,
             )
             return 2
-        if options.batching_parameters_file:
-            if not options.enable_batching:
-                raise ServingError(
-                    "INVALID_ARGUMENT",
-                    "server_options.batching_parameters_file is set without setting "
-                    "server_options.enable_batching to true.",
-                )
-            config_lib.read_batching_parameters(options.batching_parameters_file)
+        batching = config_lib.batching_config(
+            options.enable_batching,
+            options.batching_parameters_file,
+            per_model=options.enable_per_model_batching_parameters,
+        )
     except ServingError as e:
         print(f"keras-gans serve: {e.message}", file=sys.stderr)
         return 2
@@ -128,11 +125,12 @@ def run_embedded(options):
         print("--rest_api_port must differ from --port", file=sys.stderr)
         return 2
 
-    manager = ModelManager(_session_config(options), tags=[t for t in options.saved_model_tags.split(",") if t])
+    manager = ModelManager(
+        _session_config(options), tags=[t for t in options.saved_model_tags.split(",") if t], batching=batching
+    )
     manager.set_config(model_config)
     manager.poll()  # Like TF Serving, load what is there before accepting requests.
-    batching = options.enable_batching and not options.enable_per_model_batching_parameters
-    core = ServingCore(manager, batching=batching)
+    core = ServingCore(manager, batching=batching)  # Batching stops with manager.stop().
 
     stop = threading.Event()
     grpc_server = None

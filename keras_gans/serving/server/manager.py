@@ -39,6 +39,8 @@ def _error_code_name(exception):
     import tensorflow as tf
     from google.protobuf.message import DecodeError
 
+    if isinstance(exception, ServingError):
+        return exception.code
     if isinstance(exception, tf.errors.OpError):
         return _CODE_NAMES.get(exception.error_code, "UNKNOWN")
     if isinstance(exception, DecodeError):
@@ -90,6 +92,9 @@ class Servable:
         # that safe to do from many threads.
         self.graph.finalize()
         self.signature_defs = dict(meta_graph.signature_def)
+        # `batching.QueueOptions` when requests to this version are batched (set by
+        # the manager from its `BatchingConfig`), else None.
+        self.batching_options = None
 
     def run(self, feeds, fetches):
         """Runs the session: `feeds` {tensor name: array}, `fetches` {alias: tensor name}."""
@@ -165,11 +170,18 @@ class ModelManager:
     Args:
         session_config: optional `tf.compat.v1.ConfigProto` for every session.
         tags: meta graph tags to load.
+        batching: optional `config.BatchingConfig` (`--enable_batching`): each
+            version loads with its queue options (`Servable.batching_options`), read
+            like TF Serving's bundle factory does, and fails to load when they are
+            invalid.
     """
 
-    def __init__(self, session_config=None, tags=(SERVE_TAG,)):
+    def __init__(self, session_config=None, tags=(SERVE_TAG,), batching=None):
         self._session_config = session_config
         self._tags = tuple(tags)
+        self._batching = batching
+        self._retire_callbacks = []
+        self._stop_callbacks = []
         self._lock = threading.RLock()
         self._poll_lock = threading.Lock()
         self._models = {}
@@ -182,15 +194,34 @@ class ModelManager:
         config_lib.validate_model_server_config(model_server_config)
         with self._lock:
             wanted = {m.name: m for m in model_server_config.model_config_list.config}
+            retired = []
             for name in list(self._models):
                 if name not in wanted:
                     log.info("Removing model %s", name)
+                    retired += [s.servable for s in self._models[name].versions.values() if s.servable is not None]
                     del self._models[name]
             for name, model_config in wanted.items():
                 if name in self._models:
                     self._models[name].config = model_config
                 else:
                     self._models[name] = _Model(model_config)
+        self._retired(retired)
+
+    def add_retire_callback(self, callback):
+        """Calls `callback(servable)` whenever a loaded version stops being served."""
+        self._retire_callbacks.append(callback)
+
+    def add_stop_callback(self, callback):
+        """Calls `callback()` when the manager stops (the server is shutting down)."""
+        self._stop_callbacks.append(callback)
+
+    def _retired(self, servables):
+        for servable in servables:
+            for callback in self._retire_callbacks:
+                try:
+                    callback(servable)
+                except Exception:
+                    log.exception("A retire callback failed")
 
     def model_names(self):
         with self._lock:
@@ -235,8 +266,10 @@ class ModelManager:
             log.info("Loading servable version {name: %s version: %d} from %s", name, version, path)
             try:
                 servable = Servable(name, version, path, self._session_config, self._tags)
+                if self._batching is not None:
+                    servable.batching_options = self._batching.options_for(path)
             except Exception as e:  # Reported in the status API, not raised.
-                message = str(e).strip() or type(e).__name__
+                message = (e.message if isinstance(e, ServingError) else str(e).strip()) or type(e).__name__
                 with self._lock:
                     state.state = END
                     state.error_code = _error_code_name(e)
@@ -249,6 +282,7 @@ class ModelManager:
             log.info("Successfully loaded servable version {name: %s version: %d}", name, version)
 
         # Unload under the availability-preserving policy.
+        retired_servables = []
         with self._lock:
             while True:
                 available = {v for v, s in model.versions.items() if s.state == AVAILABLE}
@@ -256,12 +290,14 @@ class ModelManager:
                 aspired_serving = bool(available & aspired)
                 if unaspired and (not aspired or aspired_serving or len(unaspired) > 1):
                     retired = model.versions[unaspired[0]]
+                    retired_servables.append(retired.servable)
                     retired.state = END
                     retired.servable = None
                     retired.fingerprint = None
                     log.info("Unloaded servable version {name: %s version: %d}", name, retired.version)
                     continue
                 break
+        self._retired(retired_servables)
 
     def start_polling(self, poll_wait_seconds, config_file=None, config_poll_wait_seconds=0):
         """Polls in a daemon thread every `poll_wait_seconds` (TF Serving's flag semantics).
@@ -306,6 +342,11 @@ class ModelManager:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        for callback in self._stop_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("A stop callback failed")
 
     # -- requests ------------------------------------------------------------
     def resolve(self, name, version=None, label=None):

@@ -208,9 +208,18 @@ class RestApi:
             f"Expected {kind} signature method_name to be {wanted}. Was: {signature.method_name}",
         )
 
+    # TF Serving's Prometheus endpoint (util/prometheus_exporter.cc, model_servers/http_server.cc):
+    # text/plain, any method. TF Serving serves it only with --monitoring_config_file; the
+    # embedded server always does, and its page holds the batching metrics (ServingCore).
+    PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
+
+    async def prometheus_metrics(self, request):
+        return Response(self.core.prometheus_metrics(), status_code=200, headers={"Content-Type": "text/plain"})
+
     def app(self):
         """The Starlette application: one catch-all route, routed by TF Serving's patterns."""
-        return Starlette(routes=[Route("/{path:path}", self.handle, methods=_METHODS)])
+        return Starlette(routes=[Route(self.PROMETHEUS_PATH, self.prometheus_metrics, methods=_METHODS),
+                                 Route("/{path:path}", self.handle, methods=_METHODS)])
 
 
 class _EmptyBodyError(Exception):
