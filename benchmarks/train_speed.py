@@ -192,7 +192,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=list(FAMILIES))
     parser.add_argument("--batch", type=int, default=128, help="images per discriminator minibatch (m)")
-    parser.add_argument("--steps", type=int, default=20, help="fit steps per round")
+    parser.add_argument("--steps", type=int, default=40, help="fit steps per round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per family")
     parser.add_argument("--steps-per-execution", type=int, nargs="+", default=[1])
     parser.add_argument("--mnist", default=None, help="MNIST IDX folder (default ../shared/data/mnist)")

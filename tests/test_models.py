@@ -397,3 +397,17 @@ def test_batch_norm_discriminators_see_real_and_fake_apart(monkeypatch):
     for a, b in zip(default, apart):
         np.testing.assert_array_equal(a, b)
     assert max(np.max(np.abs(a - b)) for a, b in zip(default, joint)) > 1e-4
+
+
+def test_fit_again_on_the_same_dataset_reuses_its_checks_and_still_checks():
+    gan = kg.models.ConditionalGAN(image_shape=(2,), num_classes=3, latent_dim=2, g_hidden=(8,), d_hidden=(8,), seed=3)
+    gan.compile()
+    good = tf.data.Dataset.from_tensor_slices((np.zeros((8, 2), "float32"), np.arange(8) % 3)).batch(4)
+    assert gan._checked_dataset(good, 1) is gan._checked_dataset(good, 1)  # traced once
+    gan.fit(good, epochs=1, verbose=0)
+    gan.fit(good, epochs=1, verbose=0)
+    bad = tf.data.Dataset.from_tensor_slices((np.zeros((8, 2), "float32"), np.arange(8))).batch(4)
+    assert gan._checked_dataset(bad, 1) is not gan._checked_dataset(good, 1)
+    for _ in range(2):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes = 3"):
+            gan.fit(bad, epochs=1, verbose=0)

@@ -7,6 +7,7 @@ networks and its paper's defaults; the algorithm exists once, in `train_step`.
 
 import contextlib
 import secrets
+import weakref
 
 import keras
 import numpy as np
@@ -413,7 +414,23 @@ class GAN(keras.Model):
     def _checked_dataset(self, dataset, d_steps):
         """`dataset` with each batch checked as it is read: a bad batch stops fit with an
         InvalidArgumentError before the step that would have used it. A batch size known
-        from the dataset's spec is checked now (a ValueError)."""
+        from the dataset's spec is checked now (a ValueError).
+
+        The checked dataset of the last training and the last evaluation dataset is kept:
+        calling fit again on the same dataset (one fit per epoch, say) does not trace the
+        check again."""
+        key = (d_steps, self._batch_rows(d_steps))
+        if "_checked_datasets" not in self.__dict__:
+            # Outside Keras' attribute tracking: a cache, not state of the model.
+            object.__setattr__(self, "_checked_datasets", {})
+        last = self._checked_datasets.get(key)
+        if last is not None and last[0]() is dataset:
+            return last[1]
+        checked = self._check_each_batch(dataset, d_steps)
+        self._checked_datasets[key] = (weakref.ref(dataset), checked)
+        return checked
+
+    def _check_each_batch(self, dataset, d_steps):
         element_is_tuple = isinstance(dataset.element_spec, tuple)
         rows = self._batch_rows(d_steps)
         message = self._batch_size_message(d_steps)
@@ -430,7 +447,7 @@ class GAN(keras.Model):
             with tf.control_dependencies(checks):
                 return tf.nest.map_structure(tf.identity, data)
 
-        return dataset.map(check)
+        return dataset.map(check).prefetch(tf.data.AUTOTUNE)
 
     def _unpack(self, data):
         """(images, labels or None) from what fit gives train_step, with the shape and
