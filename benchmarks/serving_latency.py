@@ -101,9 +101,11 @@ class Server:
             if match:
                 target = sums if match.group(2) == "sum" else counts
                 target[match.group(1)] = target.get(match.group(1), 0.0) + float(match.group(4))
-        for name, count in counts.items():
-            if name in sums:
-                return sums[name], count
+        # The rows merged per model call, without padding (ours), else with it (TF Serving's).
+        for wanted in ("merged_batch_size", "processed_batch_size"):
+            for name, count in counts.items():
+                if name.endswith(wanted) and name in sums:
+                    return sums[name], count
         return None
 
     def stop(self):
