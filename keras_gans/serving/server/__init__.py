@@ -5,15 +5,16 @@ It serves the same REST API (Starlette + uvicorn) and gRPC API (grpcio,
 the latest served by default, base paths polled for new and removed versions. It loads
 SavedModels only (any SavedModel, not just generators), with the TF1 loader TF Serving's
 C++ code mirrors. `ServerOptions` holds the TF Serving flags it honours, under their flag
-names and with TF Serving's defaults. It does not batch requests; with `enable_batching`
-it applies the batching session's input checks, so a signature TF Serving could not batch
-fails here too.
+names and with TF Serving's defaults. With `enable_batching` it batches requests as TF
+Serving's batching session does: concurrent Predict calls of one servable merge into one
+model call (`batching`), and a signature TF Serving could not batch fails here too.
 
 One module per role, after TF Serving's own files:
 
 - `main`: `ServerOptions` and `run_embedded`, the process (exported here).
 - `manager`: loads, serves and retires model versions (`ServerCore`, the version policies).
 - `core`: Predict, GetModelStatus and GetModelMetadata, shared by both front ends.
+- `batching`: the shared batch scheduler and batching session (`--enable_batching`).
 - `rest`, `grpc_api`: the REST and gRPC front ends.
 - `json_tensor`: the REST JSON formats.
 - `config`: `models.config` and `batching_parameters.txt` (also `keras-gans serving-config`).
