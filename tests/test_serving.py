@@ -109,7 +109,7 @@ class Served:
         return model_service_pb2_grpc.ModelServiceStub(self.channel)
 
 
-def _start_server(served, config_path, log_path):
+def _start_server(served, config_path, log_path, *flags):
     command = [
         sys.executable, "-m", "keras_gans.cli", "serve", "--embedded",
         "--host=127.0.0.1",
@@ -117,6 +117,7 @@ def _start_server(served, config_path, log_path):
         f"--rest_api_port={served.rest.rsplit(':', 1)[1]}",
         f"--model_config_file={config_path}",
         f"--file_system_poll_wait_seconds={POLL_SECONDS}",
+        *flags,
     ]
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
     log = open(log_path, "w")

@@ -14,11 +14,15 @@ TF Serving flags honoured by the embedded server: `--port` (gRPC, 0 disables),
 `--rest_api_enable_cors_support`, `--enable_batching`, `--batching_parameters_file`,
 `--tensorflow_intra_op_parallelism`, `--tensorflow_inter_op_parallelism`,
 `--tensorflow_session_parallelism`, `--saved_model_tags`, `--grpc_max_threads`,
+`--grpc_channel_arguments`, `--rest_api_num_threads`,
 `--enable_serialization_as_tensor_content`. Other TF Serving flags are accepted and
 ignored (and handed to the binary).
 
-Embedded-only flags: `--embedded` (never exec the binary) and `--host` (interface to bind,
-default 0.0.0.0).
+Embedded-only flags, never handed to the binary: `--embedded` (never exec the binary),
+`--host` (interface to bind, default 0.0.0.0), `--rest_api_max_request_bytes` (largest
+REST body, default 32 MiB: 413 beyond) and `--max_concurrent_requests` (Predict requests
+in flight over REST and gRPC together, default 32: 503 / UNAVAILABLE beyond). See
+`keras_gans.serving.server.ServerOptions` and serving/README.md ("Limits").
 """
 
 import argparse
@@ -28,15 +32,15 @@ import shutil
 import sys
 
 BINARY = "tensorflow_model_server"
-_EMBEDDED_ONLY = ("embedded", "host")
+_EMBEDDED_ONLY = ("embedded", "host", "rest_api_max_request_bytes", "max_concurrent_requests")
 # tensorflow_model_server flags the embedded server accepts and ignores.
 _IGNORED = [
-    ("grpc_socket_path", str), ("rest_api_num_threads", int), ("rest_api_timeout_in_ms", int),
+    ("grpc_socket_path", str), ("rest_api_timeout_in_ms", int),
     ("allow_version_labels_for_unavailable_models", bool), ("num_load_threads", int),
     ("num_unload_threads", int), ("max_num_load_retries", int), ("load_retry_interval_micros", int),
     ("flush_filesystem_caches", bool), ("tensorflow_session_config_file", str),
     ("platform_config_file", str), ("ssl_config_file", str), ("use_alts_credentials", bool),
-    ("per_process_gpu_memory_fraction", float), ("grpc_channel_arguments", str),
+    ("per_process_gpu_memory_fraction", float),
     ("enable_model_warmup", bool), ("num_request_iterations_for_warmup", int),
     ("monitoring_config_file", str), ("remove_unused_fields_from_bundle_metagraph", bool),
     ("xla_cpu_compilation_enabled", bool), ("enable_profiler", bool),
@@ -81,7 +85,11 @@ def _add_flags(p):
     flag("tensorflow_intra_op_parallelism", int)
     flag("tensorflow_inter_op_parallelism", int)
     flag("saved_model_tags", str, "Comma-separated meta graph tags to load.")
-    flag("grpc_max_threads", int)
+    flag("grpc_max_threads", int, "gRPC worker threads (0: one per request in flight, at least 16).")
+    flag("grpc_channel_arguments", str,
+         "Comma-separated key=value grpc server options, e.g. grpc.max_receive_message_length=67108864 "
+         "(the embedded server's default cap on received messages is 32 MiB).")
+    flag("rest_api_num_threads", int, "REST worker threads (0: one per request in flight, at least 4 per CPU).")
     flag("enable_serialization_as_tensor_content", bool, "gRPC outputs as tensor_content bytes.")
     for name, type_ in _IGNORED:
         flag(name, type_, argparse.SUPPRESS)
@@ -89,6 +97,12 @@ def _add_flags(p):
     p.add_argument("--embedded", type=_bool, nargs="?", const=True, default=False,
                    help="Run the embedded server even if tensorflow_model_server is on PATH.")
     flag("host", str, "Interface to bind (embedded server only).")
+    flag("rest_api_max_request_bytes", int,
+         "Largest REST request body in bytes; larger ones get 413 before they are read "
+         "(embedded server only; 0: no limit).")
+    flag("max_concurrent_requests", int,
+         "Predict requests in flight at once over REST and gRPC; more get 503 / UNAVAILABLE at once "
+         "(embedded server only; 0: no limit).")
 
 
 _DESCRIPTION = "Serve SavedModels with TensorFlow Serving's REST and gRPC APIs."
@@ -132,6 +146,10 @@ def run(args):
     if binary and not args.embedded:
         if args.host != "0.0.0.0":
             print(f"keras-gans serve: {BINARY} binds every interface; --host is ignored", file=sys.stderr)
+        defaults = server.ServerOptions()
+        for name in ("rest_api_max_request_bytes", "max_concurrent_requests"):
+            if getattr(args, name) != getattr(defaults, name):
+                print(f"keras-gans serve: {BINARY} has no --{name}; it is ignored", file=sys.stderr)
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(binary, binary_argv(args))

@@ -34,6 +34,7 @@ CODE_FOR_HTTP_STATUS = {
     403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     409: "ABORTED",
+    413: "RESOURCE_EXHAUSTED",  # a body over the embedded server's --rest_api_max_request_bytes
     429: "RESOURCE_EXHAUSTED",
     499: "CANCELLED",
     500: "INTERNAL",

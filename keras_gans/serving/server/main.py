@@ -42,10 +42,31 @@ class ServerOptions:
         tensorflow_session_parallelism, tensorflow_intra_op_parallelism,
         tensorflow_inter_op_parallelism: session thread pools (0: TensorFlow's choice).
         saved_model_tags: comma-separated meta graph tags to load.
-        grpc_max_threads: gRPC worker threads (0: the default).
+        grpc_max_threads: gRPC worker threads (0: one per request in flight, at
+            least 16).
+        grpc_channel_arguments: "key=value,key=value" grpc server options, as TF
+            Serving passes them (an int32-looking value as an int). The embedded
+            server's defaults, which they override: `grpc.max_receive_message_length`
+            32 MiB (TF Serving: 2 GiB - 1), `grpc.max_send_message_length` 2 GiB - 1
+            (TF Serving's). A larger message gets RESOURCE_EXHAUSTED from grpc,
+            unparsed.
+        rest_api_num_threads: REST worker threads parsing, running and encoding
+            requests (0: one per request in flight, at least four per CPU, TF
+            Serving's default).
         enable_serialization_as_tensor_content: gRPC outputs as tensor_content bytes.
         version: print the version and return.
-        host: the interface to bind (the embedded server only).
+
+    The embedded server only (`tensorflow_model_server` has no such flags):
+        host: the interface to bind.
+        rest_api_max_request_bytes: the largest REST request body (default 32 MiB,
+            a hundred times a 256 x 100 float z in JSON; 0: no limit). A larger
+            one gets 413 `{"error": ...}` (canonical code RESOURCE_EXHAUSTED) from
+            its Content-Length, or once a chunked body passes the limit, before
+            anything is parsed; the connection is then closed.
+        max_concurrent_requests: Predict requests in flight at once, REST and
+            gRPC together (default 32; 0: no limit). One more gets 503 / UNAVAILABLE
+            `{"error": ...}` at once, never a queue; status and metadata requests
+            are not counted.
     """
 
     port: int = 8500
@@ -64,9 +85,13 @@ class ServerOptions:
     tensorflow_inter_op_parallelism: int = 0
     saved_model_tags: str = contract.SERVE_TAG
     grpc_max_threads: int = 0
+    grpc_channel_arguments: str = ""
+    rest_api_num_threads: int = 0
     enable_serialization_as_tensor_content: bool = False
     version: bool = False
     host: str = "0.0.0.0"
+    rest_api_max_request_bytes: int = 32 * 2**20
+    max_concurrent_requests: int = 32
 
 
 def _session_config(options):
@@ -124,6 +149,13 @@ def run_embedded(options):
     if options.port and options.port == options.rest_api_port:
         print("--rest_api_port must differ from --port", file=sys.stderr)
         return 2
+    from keras_gans.serving.server.grpc_api import parse_channel_arguments
+
+    try:
+        channel_arguments = parse_channel_arguments(options.grpc_channel_arguments)
+    except ValueError as e:
+        print(f"keras-gans serve: {e}", file=sys.stderr)
+        return 2
 
     manager = ModelManager(
         _session_config(options), tags=[t for t in options.saved_model_tags.split(",") if t], batching=batching
@@ -133,6 +165,9 @@ def run_embedded(options):
     core = ServingCore(manager, batching=batching)  # Batching stops with manager.stop().
 
     stop = threading.Event()
+    # One budget of requests in flight for both front ends: they share the models.
+    limit = options.max_concurrent_requests
+    slots = threading.BoundedSemaphore(limit) if limit else None
     grpc_server = None
     if options.port:
         from keras_gans.serving.server.grpc_api import create_grpc_server
@@ -143,6 +178,9 @@ def run_embedded(options):
             host=options.host,
             max_threads=options.grpc_max_threads or None,
             tensor_content=options.enable_serialization_as_tensor_content,
+            channel_arguments=channel_arguments,
+            max_concurrent_requests=limit,
+            slots=slots,
         )
         grpc_server.start()
         log.info("Running gRPC ModelServer at %s:%d ...", options.host, options.port)
@@ -157,7 +195,14 @@ def run_embedded(options):
 
             from keras_gans.serving.server.rest import create_app
 
-            app = create_app(core, enable_cors=options.rest_api_enable_cors_support)
+            app = create_app(
+                core,
+                enable_cors=options.rest_api_enable_cors_support,
+                max_request_bytes=options.rest_api_max_request_bytes,
+                max_concurrent_requests=limit,
+                slots=slots,
+                num_threads=options.rest_api_num_threads,
+            )
             server = uvicorn.Server(
                 uvicorn.Config(
                     app,

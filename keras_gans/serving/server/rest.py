@@ -12,22 +12,34 @@ must fully match one of two case-insensitive patterns; everything else under
 Every API answer is `application/json`; errors are `{"error": "<message>"}`
 with the HTTP status of the canonical code (see `errors.HTTP_STATUS`).
 
+Limits (see `RestApi`): a body over `max_request_bytes` is answered 413 before it
+is read (from its Content-Length) or as soon as a chunked body grows past it; a
+POST finding every request slot taken is answered 503 before its body is read.
+Both close the connection, so the rest of the body is never read. Request bodies
+are parsed, run and their answers encoded on a pool of worker threads
+(`--rest_api_num_threads`), never on the event loop, so one large request does
+not hold up the others.
+
 Example:
     app = create_app(ServingCore(manager))
     uvicorn.run(app, host="0.0.0.0", port=8501)
 """
 
+import asyncio
+import os
 import re
+import threading
 import urllib.parse
+from concurrent import futures
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from keras_gans import contract
 from keras_gans.serving.errors import ServingError, invalid_argument
 from keras_gans.serving.server import json_tensor
+from keras_gans.serving.server.main import ServerOptions
 
 _API_RE = re.compile(r"/v1/.*", re.IGNORECASE | re.ASCII)
 _PREDICT_RE = re.compile(
@@ -68,20 +80,45 @@ class RestApi:
         core: the `ServingCore` answering requests.
         enable_cors: add CORS headers to every answer
             (`--rest_api_enable_cors_support`).
+        max_request_bytes: the largest request body read
+            (`--rest_api_max_request_bytes`, 32 MiB; 0: no limit). A larger one gets 413
+            `{"error": ...}` (canonical code RESOURCE_EXHAUSTED) and the connection
+            is closed, before the body is parsed.
+        max_concurrent_requests: POST requests in flight at once
+            (`--max_concurrent_requests`, 32; 0: no limit); one more gets 503
+            `{"error": ...}` (UNAVAILABLE) at once, never a queue.
+        slots: a `threading.Semaphore` holding those requests' slots, to share
+            them with the gRPC front end; made from `max_concurrent_requests`
+            when None.
+        num_threads: worker threads parsing, running and encoding requests
+            (`--rest_api_num_threads`; 0: one per request in flight, at least
+            four per CPU, TF Serving's default).
     """
 
-    def __init__(self, core, enable_cors=False):
+    def __init__(self, core, enable_cors=False, max_request_bytes=ServerOptions.rest_api_max_request_bytes,
+                 max_concurrent_requests=ServerOptions.max_concurrent_requests, slots=None, num_threads=0):
         self.core = core
         self.enable_cors = enable_cors
+        self.max_request_bytes = max_request_bytes
+        self.max_concurrent_requests = max_concurrent_requests
+        if slots is None and max_concurrent_requests:
+            slots = threading.BoundedSemaphore(max_concurrent_requests)
+        self.slots = slots
+        self.executor = futures.ThreadPoolExecutor(
+            max_workers=num_threads or max(max_concurrent_requests, 4 * (os.cpu_count() or 1)),
+            thread_name_prefix="rest",
+        )
 
-    def _response(self, status, body=b"", content_type=_JSON):
+    def _response(self, status, body=b"", content_type=_JSON, close=False):
         headers = dict(_CORS_HEADERS) if self.enable_cors else {}
         if content_type:
             headers["Content-Type"] = content_type
+        if close:
+            headers["Connection"] = "close"
         return Response(content=body, status_code=status, headers=headers)
 
-    def _error(self, error):
-        return self._response(error.http_status, json_tensor.dumps({"error": error.message}))
+    def _error(self, error, close=False):
+        return self._response(error.http_status, json_tensor.dumps({"error": error.message}), close=close)
 
     async def handle(self, request):
         """Answers one HTTP request."""
@@ -97,15 +134,56 @@ class RestApi:
             origin = request.headers.get("origin", "")
             status = 200 if re.search(r"https?://", origin) else 400
             return self._response(status, content_type=None)
-        body = await request.body()
         try:
-            return await self._dispatch(method, path, body)
+            self._check_declared_length(request)
+            if method != "POST":  # Status and metadata: quick, answered on the loop.
+                return self._dispatch(method, path, await self._read_body(request))
+            if self.slots is not None and not self.slots.acquire(blocking=False):
+                raise _Refused(ServingError(
+                    "UNAVAILABLE",
+                    f"The server already has {self.max_concurrent_requests} requests in flight "
+                    "(--max_concurrent_requests); try again later",
+                ))
+            try:
+                body = await self._read_body(request)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self.executor, self._dispatch, method, path, body)
+            finally:
+                if self.slots is not None:
+                    self.slots.release()
+        except _Refused as e:
+            return self._error(e.error, close=True)
         except ServingError as e:
             return self._error(e)
         except _EmptyBodyError as e:
             return self._response(e.status)
 
-    async def _dispatch(self, method, path, body):
+    def _too_large(self, size):
+        # libevent (TF Serving's HTTP library) answers an over-long body with
+        # 413 Request Entity Too Large (net_http's ENTITY_TOO_BIG).
+        what = f"Request body of {size} bytes" if size is not None else "Request body"
+        return _Refused(ServingError(
+            "RESOURCE_EXHAUSTED",
+            f"{what} exceeds the limit of {self.max_request_bytes} bytes (--rest_api_max_request_bytes)",
+            http_status=413,
+        ))
+
+    def _check_declared_length(self, request):
+        declared = request.headers.get("content-length", "")
+        if self.max_request_bytes and declared.isdigit() and int(declared) > self.max_request_bytes:
+            raise self._too_large(int(declared))
+
+    async def _read_body(self, request):
+        """The body, read until done or past `max_request_bytes` (then refused)."""
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if self.max_request_bytes and size > self.max_request_bytes:
+                raise self._too_large(None)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _dispatch(self, method, path, body):
         malformed = invalid_argument(f"Malformed request: {method} {path}")
         if method == "POST":
             match = _PREDICT_RE.fullmatch(path)
@@ -119,16 +197,18 @@ class RestApi:
         name = _decode(name) if name else ""
         if version is not None:
             if int(version) > _INT64_MAX:
-                # TF Serving answers this one with an empty body.
+                # TF Serving answers this one with an empty body: ParseModelInfo's
+                # "Failed to convert version: <v> to numeric." returns from
+                # HttpRestApiHandler::ProcessRequest before MakeJsonFromStatus.
                 raise _EmptyBodyError(400)
             version = int(version)
         label = _decode(label) if label is not None else None
         spec = _model_spec(name, version, label)
         if method == "POST":
             if verb == "predict":
-                return await self._predict(spec, body)
+                return self._predict(spec, body)
             if verb in ("classify", "regress"):
-                return await self._classify_or_regress(spec, verb, body)
+                return self._classify_or_regress(spec, verb, body)
             raise malformed  # The verb is compared case-sensitively.
         if not name:
             raise invalid_argument("Missing model name in request.")
@@ -160,7 +240,7 @@ class RestApi:
         }
         return self._response(200, json_tensor.dumps(body))
 
-    async def _predict(self, spec, body):
+    def _predict(self, spec, body):
         from tensorflow_serving.apis import predict_pb2
 
         doc = json_tensor.parse_json(body)
@@ -177,14 +257,10 @@ class RestApi:
         input_types = {alias: info.dtype for alias, info in signature.inputs.items()}
         request_format, inputs = json_tensor.tensors_from_json(doc, input_types)
         request = predict_pb2.PredictRequest(model_spec=spec)
+        _, _, outputs = self.core.predict(request, inputs=inputs, servable=servable)
+        return self._response(200, json_tensor.json_from_tensors(outputs, request_format))
 
-        def run():
-            _, _, outputs = self.core.predict(request, inputs=inputs, servable=servable)
-            return json_tensor.json_from_tensors(outputs, request_format)
-
-        return self._response(200, await run_in_threadpool(run))
-
-    async def _classify_or_regress(self, spec, verb, body):
+    def _classify_or_regress(self, spec, verb, body):
         doc = json_tensor.parse_json(body)
         spec.signature_name = json_tensor.signature_name(doc)
         examples = doc.get("examples")
@@ -227,6 +303,13 @@ class _EmptyBodyError(Exception):
         self.status = status
 
 
+class _Refused(Exception):
+    """A request answered before its body is read; the connection is then closed."""
+
+    def __init__(self, error):
+        self.error = error
+
+
 def _model_spec(name, version, label):
     from tensorflow_serving.apis import model_pb2
 
@@ -238,6 +321,10 @@ def _model_spec(name, version, label):
     return spec
 
 
-def create_app(core, enable_cors=False):
-    """A Starlette app serving TF Serving's REST API for `core` (a `ServingCore`)."""
-    return RestApi(core, enable_cors=enable_cors).app()
+def create_app(core, enable_cors=False, **limits):
+    """A Starlette app serving TF Serving's REST API for `core` (a `ServingCore`).
+
+    `limits` are `RestApi`'s `max_request_bytes`, `max_concurrent_requests`,
+    `slots` and `num_threads`.
+    """
+    return RestApi(core, enable_cors=enable_cors, **limits).app()
