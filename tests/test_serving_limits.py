@@ -374,11 +374,11 @@ def test_predict_runs_nothing_for_a_caller_out_of_time_or_gone(context, code):
 ])
 def test_a_version_overflowing_int64_gets_tf_servings_answer(limited, method, path):
     # TF Serving's ParseModelInfo fails with "Failed to convert version: <v> to numeric."
-    # and HttpRestApiHandler::ProcessRequest returns before writing it as JSON: 400, the
-    # JSON content type, an empty body.
+    # (its handler then sends an empty body; the embedded server sends the message as JSON).
     answer = requests.request(method, limited.rest + path, data=orjson.dumps(SAMPLE), timeout=60)
     assert answer.status_code == 400 and answer.headers["content-type"] == JSON
-    assert answer.content == b""
+    version = path.split("/versions/")[1].split(":")[0].split("/")[0]
+    assert answer.json() == {"error": f"Failed to convert version: {version} to numeric."}
     versioned = limited.post("/v1/models/dcgan/versions/9223372036854775807:predict", SAMPLE)
     assert versioned.status_code == 404 and "Specific(dcgan, 9223372036854775807)" in versioned.json()["error"]
 

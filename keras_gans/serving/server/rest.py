@@ -155,8 +155,6 @@ class RestApi:
             return self._error(e.error, close=True)
         except ServingError as e:
             return self._error(e)
-        except _EmptyBodyError as e:
-            return self._response(e.status)
 
     def _too_large(self, size):
         # libevent (TF Serving's HTTP library) answers an over-long body with
@@ -197,10 +195,12 @@ class RestApi:
         name = _decode(name) if name else ""
         if version is not None:
             if int(version) > _INT64_MAX:
-                # TF Serving answers this one with an empty body: ParseModelInfo's
-                # "Failed to convert version: <v> to numeric." returns from
-                # HttpRestApiHandler::ProcessRequest before MakeJsonFromStatus.
-                raise _EmptyBodyError(400)
+                # TF Serving's ParseModelInfo fails with this message, but its handler
+                # returns before MakeJsonFromStatus, so TF Serving's 400 has an empty
+                # body. Here the 400 carries the message, in TF Serving's error form:
+                # a client learns what was wrong, and nothing that reads TF Serving's
+                # answer reads this one differently.
+                raise invalid_argument(f"Failed to convert version: {version} to numeric.")
             version = int(version)
         label = _decode(label) if label is not None else None
         spec = _model_spec(name, version, label)
@@ -296,11 +296,6 @@ class RestApi:
         """The Starlette application: one catch-all route, routed by TF Serving's patterns."""
         return Starlette(routes=[Route(self.PROMETHEUS_PATH, self.prometheus_metrics, methods=_METHODS),
                                  Route("/{path:path}", self.handle, methods=_METHODS)])
-
-
-class _EmptyBodyError(Exception):
-    def __init__(self, status):
-        self.status = status
 
 
 class _Refused(Exception):
