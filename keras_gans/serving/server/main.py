@@ -38,7 +38,8 @@ class ServerOptions:
         file_system_poll_wait_seconds: seconds between polls of the base paths (0: once).
         rest_api_enable_cors_support: add CORS headers to REST answers.
         enable_batching, batching_parameters_file, enable_per_model_batching_parameters:
-            check inputs as TF Serving's batching session does.
+            batch concurrent Predict requests as TF Serving's batching session does, with
+            the server's parameters or each version's `batching_params.pbtxt`.
         tensorflow_session_parallelism, tensorflow_intra_op_parallelism,
         tensorflow_inter_op_parallelism: session thread pools (0: TensorFlow's choice).
         saved_model_tags: comma-separated meta graph tags to load.
@@ -189,6 +190,12 @@ def run_embedded(options):
         config_file=options.model_config_file or None,
         config_poll_wait_seconds=options.model_config_file_poll_wait_seconds,
     )
+    # SIGINT/SIGTERM end the serving loop below, then the clean stop runs. uvicorn
+    # re-raises the signal that stopped it once it has shut down: with these handlers in
+    # place that re-raise lands here, rather than in the default handler, which would kill
+    # the process before `finally`.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     try:
         if options.rest_api_port:
             import uvicorn
@@ -218,8 +225,6 @@ def run_embedded(options):
             log.info("Exporting HTTP/REST API at:%s:%d ...", options.host, options.rest_api_port)
             server.run()  # Returns on SIGINT / SIGTERM.
         else:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, lambda *_: stop.set())
             stop.wait()
     finally:
         manager.stop()
