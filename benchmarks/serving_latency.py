@@ -34,9 +34,10 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# A batch closes when it holds 16 requests (the most clients here) or after 10 ms.
 BATCHING = """\
-max_batch_size { value: 64 }
-batch_timeout_micros { value: 2000 }
+max_batch_size { value: 16 }
+batch_timeout_micros { value: 10000 }
 max_enqueued_batches { value: 256 }
 num_batch_threads { value: 2 }
 """
