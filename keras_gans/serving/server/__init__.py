@@ -11,7 +11,8 @@ model call (`batching`), and a signature TF Serving could not batch fails here t
 
 One module per role, after TF Serving's own files:
 
-- `main`: `ServerOptions` and `run_embedded`, the process (exported here).
+- `options`: `ServerOptions`, the flags (exported here).
+- `main`: `run_embedded`, the process (exported here).
 - `manager`: loads, serves and retires model versions (`ServerCore`, the version policies).
 - `core`: Predict, GetModelStatus and GetModelMetadata, shared by both front ends.
 - `batching`: the shared batch scheduler and batching session (`--enable_batching`).
@@ -31,6 +32,7 @@ Example:
     keras-gans serve --embedded --model_name dcgan --model_base_path saved_models/dcgan --rest_api_port 8501
 """
 
-from keras_gans.serving.server.main import ServerOptions, run_embedded
+from keras_gans.serving.server.main import run_embedded
+from keras_gans.serving.server.options import ServerOptions
 
 __all__ = ["ServerOptions", "run_embedded"]

@@ -314,7 +314,7 @@ def create_grpc_server(core, port, host="0.0.0.0", max_threads=None, tensor_cont
 
     from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-    from keras_gans.serving.server.main import ServerOptions
+    from keras_gans.serving.server.options import ServerOptions
 
     if max_concurrent_requests is None:
         max_concurrent_requests = ServerOptions.max_concurrent_requests

@@ -39,7 +39,7 @@ from starlette.routing import Route
 from keras_gans import contract
 from keras_gans.serving.errors import ServingError, invalid_argument
 from keras_gans.serving.server import json_tensor
-from keras_gans.serving.server.main import ServerOptions
+from keras_gans.serving.server.options import ServerOptions
 
 _API_RE = re.compile(r"/v1/.*", re.IGNORECASE | re.ASCII)
 _PREDICT_RE = re.compile(
