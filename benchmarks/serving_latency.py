@@ -114,16 +114,17 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def _client_worker(url, model, latent_dim, start_at, seconds, queue):
+def _client_worker(url, model, latent_dim, start, seconds, ready, queue):
     """One load-generating client: 1-sample `serving_default` requests until the deadline."""
     from keras_gans.serving import Client
 
     client = Client(url)
     z = np.random.default_rng(os.getpid()).standard_normal([1, latent_dim]).astype(np.float32)
     client.predict(model, z)  # connect before the clock starts
-    while time.time() < start_at:
+    ready.put(True)
+    while start.value == 0.0 or time.time() < start.value:
         time.sleep(0.001)
-    latencies, end = [], start_at + seconds
+    latencies, end = [], start.value + seconds
     while time.time() < end:
         t = time.perf_counter()
         client.predict(model, z)
@@ -134,14 +135,17 @@ def _client_worker(url, model, latent_dim, start_at, seconds, queue):
 def throughput(server, url, model, clients, seconds, latent_dim):
     """(requests/s, p50 ms, p99 ms, server CPU ms per request) for `clients` concurrent clients."""
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    start_at = time.time() + 3.0 + 0.2 * clients
+    queue, ready = context.Queue(), context.Queue()
+    start = context.Value("d", 0.0)
     workers = [
-        context.Process(target=_client_worker, args=(url, model, latent_dim, start_at, seconds, queue))
+        context.Process(target=_client_worker, args=(url, model, latent_dim, start, seconds, ready, queue))
         for _ in range(clients)
     ]
     for w in workers:
         w.start()
+    for _ in workers:  # every client connected: then start them together
+        ready.get(timeout=300)
+    start_at = start.value = time.time() + 0.5
     while time.time() < start_at:
         time.sleep(0.001)
     cpu_before = server.cpu_seconds()
@@ -259,6 +263,7 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--width", type=int, default=64, help="DCGAN g_width/d_width")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
@@ -275,8 +280,9 @@ def main(argv=None):
     print(f"keras-gans serving speed: {platform.node()}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} CPUs; TensorFlow {tf.__version__}; DCGAN 28x28x1, latent {args.latent_dim}, "
           f"width {args.width}; embedded server on loopback.\n")
-    print(f"## Latency (one client, {args.requests} requests per row)\n")
-    latency_table(work, version, args)
+    if not args.skip_latency:
+        print(f"## Latency (one client, {args.requests} requests per row)\n")
+        latency_table(work, version, args)
     if not args.skip_throughput:
         print(f"\n## Throughput (1-sample serving_default requests, {args.seconds:.0f} s per row)\n")
         throughput_table(work, args)
