@@ -1,4 +1,4 @@
-"""A client for generators served by TensorFlow Serving (or the embedded server).
+"""A client for generators and translators served by TensorFlow Serving (or the embedded server).
 
 `Client("http://host:8501")` speaks TF Serving's REST API, `Client("grpc://host:8500")`
 its gRPC API; both give the same NumPy results. Requests follow the serving
@@ -13,14 +13,19 @@ Example:
         images = client.sample("dcgan_mnist", n=16, seed=7)     # uint8 [16, 28, 28, 1]
         same = Client("grpc://localhost:8500").sample("dcgan_mnist", n=16, seed=7)
         assert (images == same).all()
+        # A served pix2pix / CycleGAN (the translate* signatures):
+        digits = client.translate("pix2pix_mnist_edges", edges)  # uint8 in, uint8 out
 """
 
+import base64
+import io
 import secrets
 import urllib.parse
 
 import numpy as np
 
 from keras_gans import contract
+from keras_gans.images import to_uint8
 from keras_gans.labels import check_labels
 from keras_gans.serving.errors import CODE_FOR_HTTP_STATUS, ServingError
 
@@ -85,6 +90,10 @@ class _Rest:
             if isinstance(value, np.ndarray) and value.dtype == np.float32:
                 # float64 text of each float32 value reads back exactly.
                 value = value.astype(np.float64)
+            elif isinstance(value, (list, tuple)) and value and isinstance(value[0], bytes):
+                # Binary strings travel as {"b64": ...}, which TF Serving decodes for any
+                # DT_STRING input.
+                value = [{"b64": base64.b64encode(v).decode("ascii")} for v in value]
             body["inputs"][name] = value
         return self._call(
             "POST",
@@ -106,8 +115,14 @@ class _Rest:
 def _tensor_proto(value, dtype):
     from tensorflow.core.framework import tensor_pb2, types_pb2
 
-    array = np.asarray(value)
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DataType.Value(dtype))
+    if dtype == "DT_STRING":
+        # A list of bytes, kept as it is (a NumPy "S" array would drop trailing NUL bytes).
+        items = [bytes(v) for v in value]
+        proto.tensor_shape.dim.add(size=len(items))
+        proto.string_val.extend(items)
+        return proto
+    array = np.asarray(value)
     for d in array.shape:
         proto.tensor_shape.dim.add(size=d)
     if dtype == "DT_INT32":
@@ -175,6 +190,35 @@ def _decode_outputs(content, output):
         payload = json.loads(content)
     value = payload["outputs"]  # TF Serving drops the name of a single output.
     return value if dtype in (None, np.object_) else np.asarray(value, dtype=dtype)
+
+
+def _bytes_list(value):
+    """A string output as a list of bytes: gRPC's raw `string_val`, REST's `{"b64": ...}` items."""
+    if isinstance(value, np.ndarray):
+        return [bytes(v) for v in value.reshape(-1).tolist()]
+    return [base64.b64decode(item["b64"]) if isinstance(item, dict) else item.encode("utf-8") for item in value]
+
+
+def _encoded_images(images):
+    """A list of encoded image files: bytes kept as they are, a uint8/float batch as PNGs."""
+    if isinstance(images, (bytes, bytearray)):
+        raise ValueError("images must be a list of encoded files (one bytes object per image), not one bytes object")
+    if isinstance(images, (list, tuple)) and all(isinstance(v, (bytes, bytearray)) for v in images):
+        return [bytes(v) for v in images]
+    from PIL import Image
+
+    array = np.asarray(images)
+    if array.ndim != 4 or array.shape[-1] not in (1, 3, 4) or not (array.dtype == np.uint8 or array.dtype.kind == "f"):
+        raise ValueError(
+            "images must be a list of PNG/JPEG files' bytes, or a batch [n, H, W, C] (C = 1, 3 or 4) of "
+            f"uint8 pixels or floats in [-1, 1]; got {array.dtype} of shape {array.shape}"
+        )
+    files = []
+    for image in to_uint8(array):
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(buffer, format="PNG")
+        files.append(buffer.getvalue())
+    return files
 
 
 class _Grpc:
@@ -361,12 +405,7 @@ class Client:
         seed = secrets.randbelow(2**31) if seed is None else int(seed)
         labels = self._labels(model, version, labels, n)
         inputs = {contract.NUM_SAMPLES: int(n), contract.SEED: seed, contract.LABELS: labels}
-        value = self._predict(model, version, contract.SAMPLE_PNG, inputs)
-        if isinstance(value, np.ndarray):
-            return [bytes(v) for v in value.tolist()]
-        import base64
-
-        return [base64.b64decode(item["b64"]) for item in value]
+        return _bytes_list(self._predict(model, version, contract.SAMPLE_PNG, inputs))
 
     def predict(self, model, z, labels=None, version=None):
         """The generator's output for given latent vectors (`serving_default`).
@@ -386,6 +425,51 @@ class Client:
         labels = self._labels(model, version, labels, len(z))
         inputs = {contract.Z: z, contract.LABELS: labels}
         return self._predict(model, version, contract.SERVING_DEFAULT, inputs)
+
+    def translate(self, model, images, direction=contract.A_TO_B, png=False, version=None):
+        """Translates images with a served pix2pix or CycleGAN (its `translate*` signatures).
+
+        Args:
+            model: the model name.
+            images: a batch `[n, H, W, C]` of the direction's input images, uint8 in
+                [0, 255] or float in [-1, 1]; with `png=True` also a list of encoded
+                image files (PNG or JPEG bytes), sent as they are.
+            direction: "a_to_b", or "b_to_a" for a CycleGAN's B -> A generator.
+            png: go through `translate_png` / `translate_b_to_a_png` (encoded files both
+                ways) instead of `translate` / `translate_b_to_a` (float32 tensors).
+            version: a specific version; the latest when None.
+
+        Returns:
+            With `png=False`, the translated batch `[n, H, W, C_out]`: uint8 when the
+            images were uint8, else float32 in [-1, 1]. With `png=True`, one PNG file's
+            bytes per image.
+
+        Raises:
+            ValueError: images that are no batch of images, or an unknown direction.
+            ServingError: the server rejected the request (its code and message), e.g.
+                images of another size or number of channels than the model's.
+
+        Example:
+            >>> client.translate("pix2pix_mnist_edges", edges).shape            # uint8 in, uint8 out
+            (16, 28, 28, 1)
+            >>> client.translate("cyclegan_mnist_invert", digits, direction="b_to_a", png=True)[0][:4]
+            b'\\x89PNG'
+        """
+        signature = contract.translate_signature_name(direction, png)
+        if png:
+            files = _encoded_images(images)
+            value = self._predict(model, version, signature, {contract.IMAGES_BYTES: files})
+            return _bytes_list(value)
+        array = np.asarray(images)
+        if array.ndim != 4 or not (array.dtype == np.uint8 or array.dtype.kind == "f"):
+            raise ValueError(
+                "images must be a batch [n, H, W, C] of uint8 pixels or floats in [-1, 1]; "
+                f"got {array.dtype} of shape {array.shape}"
+            )
+        pixels = array.dtype == np.uint8
+        floats = array.astype(np.float32) / np.float32(127.5) - np.float32(1.0) if pixels else array.astype(np.float32)
+        translated = np.asarray(self._predict(model, version, signature, {contract.IMAGES: floats}), np.float32)
+        return to_uint8(translated) if pixels else translated
 
     def wait_until_available(self, model, timeout=60.0, interval=0.25):
         """Blocks until a version of `model` is AVAILABLE; returns the status.
