@@ -12,8 +12,13 @@ models), optionally with int32 class ids. Images come from:
 The 2-D mixtures `ring8` and `grid25` follow the PacGAN protocol (Lin et al. 2018) for
 mode-collapse studies and keep their published coordinates (they are not rescaled).
 
+Image-to-image translation reads pairs `(a, b)` instead: `load_paired` (pix2pix) and
+`load_unpaired` (CycleGAN) from `.npz` files, image folders, TFDS or the MNIST-derived tasks
+of `mnist_task` (`mnist_edges`, `mnist_inpaint`, `mnist_invert`, `mnist_dilate`).
+
 Modules: `loading` (`load`, `load_arrays`, names and paths), `tfds_source` (TFDS datasets),
-`files` (IDX, .npz, image folders), `mixtures` (the 2-D mixtures, the one home of their centres).
+`files` (IDX, .npz, image folders), `mixtures` (the 2-D mixtures, the one home of their centres),
+`paired` (paired and unpaired translation data).
 
 Example:
     import keras_gans as kg
@@ -26,5 +31,9 @@ Example:
 from keras_gans.data.files import read_idx
 from keras_gans.data.loading import dataset_names, load, load_arrays
 from keras_gans.data.mixtures import Mixture, mixture
+from keras_gans.data.paired import load_paired, load_unpaired, mnist_task
 
-__all__ = ["Mixture", "dataset_names", "load", "load_arrays", "mixture", "read_idx"]
+__all__ = [
+    "Mixture", "dataset_names", "load", "load_arrays", "load_paired", "load_unpaired", "mixture", "mnist_task",
+    "read_idx",
+]
