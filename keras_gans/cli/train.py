@@ -4,6 +4,7 @@
     keras-gans train dcgan --dataset ../shared/data/mnist --epochs 10 --out runs/dcgan --resume
     keras-gans train dcgan --dataset ../shared/data/mnist --init saved_models/dcgan_mnist/dcgan_mnist.keras \\
         --out runs/dcgan_tuned --export saved_models/dcgan_mnist
+    keras-gans train pix2pix --dataset mnist_edges --mnist ../shared/data/mnist --out runs/pix2pix --export saved_models/p2p
 
 The run folder's rules (new run, automatic resume, refusal) are `keras_gans.training.runs`.
 """
@@ -20,10 +21,16 @@ def add_parser(subparsers):
     p = subparsers.add_parser("train", help="train a GAN with model.fit",
                               description="Train a GAN with model.fit into a run folder (checkpoints, "
                                           "history, sample grids) that resumes where it stopped.")
-    p.add_argument("model", help="family: vanilla_gan, dcgan, cgan, wgan, wgan_gp")
+    p.add_argument("model", help="family: vanilla_gan, dcgan, cgan, wgan, wgan_gp; image-to-image: pix2pix, cyclegan")
     p.add_argument("--dataset", required=True,
                    help="TFDS name (mnist, fashion_mnist, cifar10, celeb_a), ring8, grid25, or a "
-                        "path: folder of MNIST IDX .gz files, .npz, or image folder")
+                        "path: folder of MNIST IDX .gz files, .npz, or image folder. pix2pix / cyclegan: "
+                        "mnist_edges, mnist_inpaint (paired), mnist_invert, mnist_dilate (unpaired), an .npz "
+                        "with a and b, dirA:dirB, or a TFDS name (cycle_gan/horse2zebra, ...)")
+    p.add_argument("--mnist", default=None, metavar="DIR",
+                   help="pix2pix / cyclegan MNIST tasks: folder of MNIST IDX files (default: TFDS mnist)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="pix2pix / cyclegan: resize the images to this square size")
     p.add_argument("--split", default="train")
     p.add_argument("--data-dir", default=None, help="TFDS data_dir")
     p.add_argument("--epochs", type=int, default=1)
@@ -156,6 +163,10 @@ def _dataset_facts(args, conditional):
 
 
 def _train(args, previous, started):
+    from keras_gans.cli import _train_translation
+
+    if args.model in _train_translation.FAMILIES:
+        return _train_translation.train(args, previous, started, _is_chief)
     import keras
 
     import keras_gans as kg

@@ -1,4 +1,4 @@
-"""Callbacks for watching a GAN train: sample grids from a fixed z, and FID."""
+"""Callbacks for watching a GAN train: sample grids from a fixed z, translation grids, and FID."""
 
 import csv
 import os
@@ -50,6 +50,50 @@ class SampleGrid(keras.callbacks.Callback):
         else:
             # Conditional grids: one column per class, so each column is one digit.
             images_lib.save_png(path, images_lib.grid(samples, cols=gan.num_classes))
+        self.paths.append(path)
+
+
+class TranslationGrid(keras.callbacks.Callback):
+    """Writes a grid of the same images translated after every epoch (pix2pix, CycleGAN).
+
+    One column per example; rows: the A images, their translation G(a), then for a
+    model with a B -> A generator (CycleGAN) the reconstruction F(G(a)), and when
+    `targets` are given (pix2pix's paired B images) the targets. Grayscale rows are shown
+    as RGB beside colour ones.
+
+    Args:
+        out_dir: folder for `translations_epoch_{epoch:04d}.png`.
+        images: a fixed batch of A images `[n, H, W, C_a]` (uint8 or floats in [-1, 1]).
+        targets: optional B images paired with them.
+        every: write every `every` epochs.
+
+    Example:
+        a, b = next(iter(kg.data.load_paired("mnist_edges", mnist=..., shuffle=False, batch_size=16)))
+        model.fit(data, callbacks=[TranslationGrid("runs/pix2pix/samples", a, b)])
+    """
+
+    def __init__(self, out_dir, images, targets=None, every=1):
+        super().__init__()
+        self.out_dir = out_dir
+        self.images = np.asarray(images)
+        self.targets = None if targets is None else np.asarray(targets)
+        self.every = every
+        self.paths = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        model = self.model
+        rows = [self.images, model.translate(self.images, direction="a_to_b")]
+        if "b_to_a" in model.translators:
+            rows.append(model.translate(rows[1], direction="b_to_a"))
+        if self.targets is not None:
+            rows.append(self.targets)
+        rows = [images_lib.to_uint8(r) for r in rows]
+        channels = max(r.shape[-1] for r in rows)
+        rows = [np.repeat(r, channels, axis=-1) if r.shape[-1] == 1 else r for r in rows]
+        path = f"{self.out_dir}/translations_epoch_{epoch + 1:04d}.png"
+        images_lib.save_png(path, images_lib.grid(np.concatenate(rows), cols=len(self.images)))
         self.paths.append(path)
 
 
