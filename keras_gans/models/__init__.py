@@ -7,13 +7,16 @@ Example:
 from keras_gans.models.base import GAN, FamilyGAN, precision_scope
 from keras_gans.models.sampling import latent_from_seed, to_uint8
 from keras_gans.models.conditional import ConditionalGAN
+from keras_gans.models.cyclegan import CycleGAN, HistoryPool, LinearDecay
 from keras_gans.models.dcgan import DCGAN
+from keras_gans.models.pix2pix import Pix2Pix, TranslationGAN
 from keras_gans.models.spectral import SpectralNormalization
+from keras_gans.models.unrolled import UnrolledGAN
 from keras_gans.models.vanilla import VanillaGAN
 from keras_gans.models.wgan import WGAN, WGANGP, TorchRMSprop
 
 FAMILIES = {
-    cls.family: cls for cls in (VanillaGAN, DCGAN, ConditionalGAN, WGAN, WGANGP)
+    cls.family: cls for cls in (VanillaGAN, DCGAN, ConditionalGAN, WGAN, WGANGP, UnrolledGAN, Pix2Pix, CycleGAN)
 }
 
 
@@ -26,5 +29,6 @@ def get(name):
 
 __all__ = [
     "GAN", "FamilyGAN", "VanillaGAN", "DCGAN", "ConditionalGAN", "WGAN", "WGANGP", "TorchRMSprop",
-    "SpectralNormalization", "FAMILIES", "get", "latent_from_seed", "precision_scope", "to_uint8",
+    "SpectralNormalization", "UnrolledGAN", "Pix2Pix", "CycleGAN", "TranslationGAN", "HistoryPool",
+    "LinearDecay", "FAMILIES", "get", "latent_from_seed", "precision_scope", "to_uint8",
 ]

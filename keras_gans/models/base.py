@@ -248,8 +248,14 @@ class GAN(keras.Model):
         # Build the optimizer slots now (inside the strategy scope, if any): built
         # lazily they are created in a replica context and fail, and a model restored
         # from a checkpoint or .keras file would skip loading them.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
+        d_vars, g_vars = self._optimized_variables()
+        self.d_optimizer.build(d_vars)
+        self.g_optimizer.build(g_vars)
+
+    def _optimized_variables(self):
+        """(d_optimizer's variables, g_optimizer's variables): the discriminator's and the
+        generator's trainable variables; a family with more networks (CycleGAN) lists them all."""
+        return self.discriminator.trainable_variables, self.generator.trainable_variables
 
     def _loss_scaled(self, optimizer):
         # Decided by the layers, not the global policy: that is the policy when the
@@ -604,8 +610,9 @@ class GAN(keras.Model):
         batch = tf.shape(real)[0]
         m = batch // k
         # 2k + 1 noise streams per iteration: z for each discriminator step, alpha for
-        # each penalty, and z for the generator step.
-        stream = self.train_steps * (2 * k + 1)
+        # each penalty, and z for the generator step; then the family's own
+        # (`_extra_noise_streams`, none here), from stream + 2k + 1 on.
+        stream = self.train_steps * (2 * k + 1 + self._extra_noise_streams())
 
         d_vars = self.discriminator.trainable_variables
         for j in range(k):
@@ -637,12 +644,26 @@ class GAN(keras.Model):
         g_labels = None if labels is None else labels[k - 1 :: k]
         with tf.GradientTape() as tape:
             fake = self._generate_for_training(m, g_labels, stream + 2 * k)
-            g_loss = self.gan_loss.generator(self.discriminate(fake, g_labels, training=True))
+            g_loss = self._generator_loss(fake, g_labels, real[k - 1 :: k], stream + 2 * k + 1)
             scaled = self._scaled_for_gradients(g_loss, self.g_optimizer)
         self._apply(self.g_optimizer, tape.gradient(scaled, g_vars), g_vars)
         self.g_loss_tracker.update_state(g_loss)
         self.train_steps.assign_add(1)
         return self._logs()
+
+    def _extra_noise_streams(self):
+        """Noise streams per iteration a family draws in `_generator_loss` (none here)."""
+        return 0
+
+    def _generator_loss(self, fake, labels, real, stream):
+        """The generator's loss on generated samples `fake`, inside the generator step's tape.
+
+        Here the game's generator loss against the current discriminator. A family may
+        override it (Unrolled GAN: against the discriminator unrolled some steps ahead), with
+        `real` the last discriminator step's real minibatch and its own noise streams
+        `stream`, `stream + 1`, ... (`_extra_noise_streams` of them).
+        """
+        return self.gan_loss.generator(self.discriminate(fake, labels, training=True))
 
     def _apply(self, optimizer, grads, variables):
         if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
