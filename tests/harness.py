@@ -15,6 +15,8 @@ def tiny_data(gan, n=32, seed=0):
     """Random samples (and labels) of the GAN's shape, as a tuple for a dataset."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1, 1, (n, *gan.image_shape)).astype("float32")
+    if getattr(gan, "target_shape", None) is not None:  # an image-to-image model: (a, b) pairs
+        return (x, rng.uniform(-1, 1, (n, *gan.target_shape)).astype("float32"))
     if gan.num_classes is None:
         return (x,)
     return (x, rng.integers(0, gan.num_classes, n).astype("int32"))
@@ -49,6 +51,7 @@ def assert_all_close(a, b, atol=0.0):
 def check_fit(gan, steps=2):
     history = gan.fit(dataset(gan), steps_per_epoch=steps, epochs=1, verbose=0)
     names = {"d_loss", "g_loss", "d_real", "d_fake"} | ({"gp"} if gan.gp_weight else set())
+    names |= family_metric_names(gan)
     assert set(history.history) == names
     for name, values in history.history.items():
         assert np.all(np.isfinite(values)), (name, values)
@@ -58,14 +61,29 @@ def check_fit(gan, steps=2):
     return history
 
 
+def family_metric_names(gan):
+    """Metrics a family logs besides the GAN's: pix2pix's L1 term, CycleGAN's cycle and
+    identity losses."""
+    if gan.family == "pix2pix":
+        return {"l1"}
+    if gan.family == "cyclegan":
+        return {"cycle"} | ({"identity"} if gan.identity_weight else set())
+    return set()
+
+
 def check_save_load(gan, tmp_path):
     path = str(tmp_path / f"{gan.family}.keras")
     gan.save(path)
     loaded = keras.models.load_model(path)
     assert type(loaded) is type(gan)
     assert loaded.get_config() == gan.get_config()
-    labels = None if gan.num_classes is None else np.arange(3) % gan.num_classes
-    np.testing.assert_array_equal(loaded.sample(3, seed=11, labels=labels), gan.sample(3, seed=11, labels=labels))
+    if hasattr(gan, "translators"):  # an image-to-image model: the same translations
+        for direction, translator in gan.translators.items():
+            images = np.random.default_rng(11).uniform(-1, 1, (3, *translator.inputs[0].shape[1:]))
+            np.testing.assert_array_equal(loaded.translate(images, direction), gan.translate(images, direction))
+    else:
+        labels = None if gan.num_classes is None else np.arange(3) % gan.num_classes
+        np.testing.assert_array_equal(loaded.sample(3, seed=11, labels=labels), gan.sample(3, seed=11, labels=labels))
     # Resuming: the optimizers come back with their slots and iteration counts.
     assert_all_close(optimizer_state(loaded), optimizer_state(gan))
     assert (loaded.d_steps, loaded.gp_weight, loaded.clip_value) == (gan.d_steps, gan.gp_weight, gan.clip_value)
