@@ -38,9 +38,10 @@ import keras_gans as kg
 from keras_gans import contract, export
 from keras_gans.serving import Client, ServingError
 from keras_gans.serving.server import config as config_lib
-from tests.test_serving import Served, Tf1Model, _free_port, _server_log, _start_server
+from tests.test_serving import ROOT, Served, Tf1Model, _free_port, _server_log, _start_server
 
 A_SHAPE, B_SHAPE = (28, 28, 1), (28, 28, 3)
+SUBSET = os.path.join(ROOT, "tests", "data", "mnist")  # 1,000 real test digits
 METRICS = "/monitoring/prometheus/metrics"
 
 
@@ -235,6 +236,25 @@ def test_versions_card_and_what_cannot_be_exported(tmp_path):
     assert not (tmp_path / "x").exists() or not os.listdir(tmp_path / "x")
 
 
+@pytest.mark.parametrize("where", ["mirrored", "mixed_float16"])
+def test_export_of_a_translator_built_under_a_strategy_or_mixed_precision(mirrored, tmp_path, where):
+    """What `keras-gans train --strategy mirrored --precision mixed_float16 --export` exports."""
+    if where == "mirrored":
+        with mirrored.scope():
+            model = _conv_translator(A_SHAPE, 1, seed=0)
+    else:
+        with kg.models.precision_scope("mixed_float16"):
+            model = _conv_translator(A_SHAPE, 1, seed=0)
+        assert model.outputs[0].dtype == "float16"
+    version = export.export_translator(model, tmp_path / where)
+    reference = Tf1Model(tmp_path / where / str(version))
+    info = reference.signatures["translate"].outputs["images"]
+    assert info.dtype == tf.float32.as_datatype_enum  # float32 out whatever the policy
+    x = _to_float(_digits(2))
+    tolerance = 1e-6 if where == "mirrored" else 2e-3
+    np.testing.assert_allclose(reference.run("translate", images=x), np.asarray(model(x), np.float32), atol=tolerance)
+
+
 # ----------------------------------------------------------------------------------
 # The embedded server, one process for the module.
 # ----------------------------------------------------------------------------------
@@ -249,6 +269,8 @@ def served(exported, tmp_path_factory):
     (srv.models / "gray_batched" / "1" / "batching_params.pbtxt").write_text(
         "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 100000 }\nnum_batch_threads { value: 2 }\n"
     )
+    # A model whose next version the end-to-end test trains and exports while it is served.
+    export.export_translator(_conv_translator(A_SHAPE, 1, seed=9), srv.models / "trained")
     config_path = root / "models.config"
     config_lib.write_models_config(srv.models, config_path, base_path_prefix=None)
     process, log = _start_server(srv, config_path, root / "server.log",
@@ -438,3 +460,98 @@ def _merged_batches(served):
     values = dict(line.rsplit(" ", 1) for line in page if line and not line.startswith("#"))
     prefix = ":keras_gans:serving:batching_session:merged_batch_size"
     return float(values.get(prefix + "_count{}", 0)), float(values.get(prefix + "_sum{}", 0))
+
+
+def test_translate_command_over_rest_and_grpc(served, tmp_path):
+    from keras_gans import cli
+
+    source = tmp_path / "in.png"
+    source.write_bytes(_png(_digits(1, B_SHAPE, seed=7)[0]))
+    (expected,) = served.reference["two_way"].run("translate_b_to_a_png", images_bytes=np.array([source.read_bytes()], object))
+    rest_port, grpc_port = served.rest.rsplit(":", 1)[1], served.grpc_target.rsplit(":", 1)[1]
+    for server, flags, out in ((f"127.0.0.1:{rest_port}", [], "rest.png"),
+                               (f"127.0.0.1:{grpc_port}", ["--grpc"], "grpc.png"),
+                               (served.rest, [], "url.png")):
+        assert cli.main(["translate", "--server", server, *flags, "--model", "two_way", "--direction", "b_to_a",
+                         str(source), str(tmp_path / out)]) == 0
+        assert (tmp_path / out).read_bytes() == expected
+    with pytest.raises(SystemExit, match=r"answered INVALID_ARGUMENT: .*translate_png: images_bytes\[0\] has 3 channel"):
+        cli.main(["translate", "--server", f"127.0.0.1:{rest_port}", "--model", "two_way", str(source), str(tmp_path / "x.png")])
+    with pytest.raises(SystemExit, match="cannot read"):
+        cli.main(["translate", "--server", f"127.0.0.1:{rest_port}", "--model", "two_way", str(tmp_path / "none.png"), "o.png"])
+
+
+@pytest.mark.slow
+def test_train_export_serve_and_translate_a_png_end_to_end(served, tmp_path):
+    """`keras-gans train pix2pix ... --export` into a served model, then `keras-gans translate`."""
+    from keras_gans import cli
+
+    run, base = tmp_path / "run", served.models / "trained"
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_gans.cli", "train", "pix2pix", "--dataset", "mnist_edges",
+         "--mnist", str(SUBSET), "--split", "test", "--width", "4", "--batch-size", "8", "--epochs", "1",
+         "--steps-per-epoch", "4", "--seed", "1", "--verbose", "0", "--out", str(run), "--export", str(base)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads((run / "run.json").read_text())["exported"] == str(base / "2")
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["translations_epoch_0001.png"]
+    card = json.loads((base / "card.json").read_text())
+    assert card["family"] == "pix2pix" and card["latest_version"] == 2
+    assert card["versions"]["2"]["training"]["generator_steps"] == 4
+
+    deadline = time.monotonic() + 60  # the server polls the base path every second
+    while served.get("/v1/models/trained/versions/2").status_code != 200:
+        assert time.monotonic() < deadline, _server_log(served)
+        time.sleep(0.25)
+    edges, _, _ = kg.data.mnist_task("mnist_edges", SUBSET, split="test")
+    source = tmp_path / "edges.png"
+    source.write_bytes(_png(edges[0]))
+    reference = Tf1Model(base / "2")
+    (expected,) = reference.run("translate_png", images_bytes=np.array([source.read_bytes()], object))
+    model = keras.models.load_model(run / "model.keras")
+    in_process = _to_uint8(model.translate(edges[:1]))[0]
+    assert np.abs(_decode(expected).astype(int) - in_process.astype(int)).max() <= 1
+    rest_port, grpc_port = served.rest.rsplit(":", 1)[1], served.grpc_target.rsplit(":", 1)[1]
+    for server, flags in ((f"127.0.0.1:{rest_port}", []), (f"127.0.0.1:{grpc_port}", ["--grpc"])):
+        out = tmp_path / f"digit{len(flags)}.png"
+        assert cli.main(["translate", "--server", server, *flags, "--model", "trained", str(source), str(out)]) == 0
+        assert out.read_bytes() == expected
+
+
+# ----------------------------------------------------------------------------------
+# The model classes themselves.
+# ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("family", ["pix2pix", "cyclegan"])
+def test_export_of_pix2pix_and_cyclegan(tmp_path, family):
+    # CycleGAN: identity needs C_a == C_b; the U-Net builds ~10x faster than the ResNet
+    # generator, and the exporter sees either as a keras.Model.
+    extra = {"identity_weight": 0.0, "generator": "unet"} if family == "cyclegan" else {}
+    model = kg.models.get(family)(image_shape=A_SHAPE, target_channels=3, g_width=4, d_width=4, seed=1, **extra)
+    version = export.export_translator(model, tmp_path / family)
+    reference = Tf1Model(tmp_path / family / str(version))
+    directions = ["a_to_b", "b_to_a"] if family == "cyclegan" else ["a_to_b"]
+    assert sorted(reference.signatures) == sorted(
+        ["__saved_model_init_op", "serving_default"]
+        + [contract.translate_signature_name(d, png) for d in directions for png in (False, True)]
+    )
+    card = json.loads((tmp_path / family / "card.json").read_text())
+    assert card["family"] == family and card["directions"] == directions
+    assert card["config"]["target_channels"] == 3
+    for direction in directions:
+        in_shape = A_SHAPE if direction == "a_to_b" else B_SHAPE
+        pixels = _digits(2, in_shape, seed=2)
+        served = reference.run(contract.translate_signature_name(direction), images=_to_float(pixels))
+        np.testing.assert_allclose(served, model.translate(pixels, direction=direction), atol=1e-5)
+        (png, _) = reference.run(contract.translate_signature_name(direction, png=True),
+                                 images_bytes=np.array([_png(p) for p in pixels], object))
+        assert np.abs(_decode(png).astype(int) - _to_uint8(served)[0].astype(int)).max() <= 1
+
+
+def test_train_refuses_the_flags_of_the_noise_families(tmp_path):
+    from keras_gans import cli
+
+    with pytest.raises(SystemExit, match=r"--latent-dim, --d-steps do not apply to cyclegan"):
+        cli.main(["train", "cyclegan", "--dataset", "mnist_invert", "--mnist", SUBSET, "--split", "test",
+                  "--latent-dim", "3", "--d-steps", "2", "--out", str(tmp_path / "run")])
+    assert not (tmp_path / "run").exists()
