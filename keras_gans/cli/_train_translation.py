@@ -98,7 +98,8 @@ def train(args, previous, started, is_chief):
     import numpy as np
 
     import keras_gans as kg
-    from keras_gans.training import callbacks as run_callbacks, distribute, runs
+    from keras_gans.cli.train import fit_in_run_folder
+    from keras_gans.training import callbacks as run_callbacks, distribute
 
     check_flags(args)
     strategy = distribute.get_strategy(args.strategy)
@@ -124,40 +125,7 @@ def train(args, previous, started, is_chief):
     # The grid's images: the first examples of the split, the same in every epoch and sitting.
     shown_a, shown_b = (np.asarray(t) for t in next(iter(dataset(args, max(1, min(args.samples, 16)), shuffle=False))))
 
-    config = runs.run_config(vars(args))
-
-    def record(status, epochs_done, extra=None):
-        runs.write_run(work, config, status, epochs_done, epochs=args.epochs, started=started,
-                       command=getattr(args, "command_line", None), extra=extra)
-
-    record("running", (previous or {}).get("epochs_done", 0))
-    initial_epoch = previous["epochs_done"] if resume_from_model else 0
-
-    class _RunRecord(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            record("running", epoch + 1)
-
-    callbacks = [
-        run_callbacks.HistoryCSV(work / "history.csv"),
-        # pix2pix's B images are the targets of its A images; CycleGAN's are unrelated.
-        run_callbacks.TranslationGrid(work / "samples", shown_a, shown_b if args.model == "pix2pix" else None),
-        keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
-        keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
-        _RunRecord(),
-        # Last, so a checkpoint is only taken once every other file of the epoch is written.
-        run_callbacks.BackupAndRestore(work / "backup"),
-    ]
-    model.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-              initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
-
-    if chief:
-        run_callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
-    record("finished", args.epochs)
-    if args.export and chief:
-        version = kg.export.export_translator(
-            model, args.export, training=runs.training_record(model, work / runs.RUN_FILENAME)
-        )
-        exported = str(Path(args.export) / str(version))
-        record("finished", args.epochs, {"exported": exported})
-        print(f"exported the translator to {exported}")
-    print(f"run folder: {work} (history.csv, loss_curves.png, samples/, model.keras, logs/)")
+    # pix2pix's B images are the targets of its A images; CycleGAN's are unrelated.
+    grid = run_callbacks.TranslationGrid(work / "samples", shown_a, shown_b if args.model == "pix2pix" else None)
+    fit_in_run_folder(args, previous, started, model, data, work, chief, grid,
+                      kg.export.export_translator, "translator")

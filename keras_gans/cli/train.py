@@ -204,12 +204,29 @@ def _train(args, previous, started):
     if args.steps_per_epoch:
         data = data.repeat()
 
+    grid = run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0)
+    fit_in_run_folder(args, previous, started, gan, data, work, chief, grid,
+                      kg.export.export_generator, "generator")
+
+
+def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, exporter, noun):
+    """`model.fit` with the run folder's callbacks and records, then `--export` (by `exporter`).
+
+    The part of a training run every family shares: history.csv, the sample grid of the
+    family (`grid`), TensorBoard, the checkpoint and the backup that resumes a killed run,
+    the run record after each epoch, the loss curves and the export at the end.
+    """
+    import keras
+
+    from keras_gans.training import callbacks as run_callbacks
+
     config = runs.run_config(vars(args))
 
     def record(status, epochs_done, extra=None):
         runs.write_run(work, config, status, epochs_done, epochs=args.epochs, started=started,
                        command=getattr(args, "command_line", None), extra=extra)
 
+    resume_from_model = previous is not None and previous["status"] == "finished"
     record("running", (previous or {}).get("epochs_done", 0))
     initial_epoch = previous["epochs_done"] if resume_from_model else 0
 
@@ -219,7 +236,7 @@ def _train(args, previous, started):
 
     callbacks = [
         run_callbacks.HistoryCSV(work / "history.csv"),
-        run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0),
+        grid,
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
         _RunRecord(),
@@ -227,17 +244,15 @@ def _train(args, previous, started):
         # written: a run killed at any point resumes at an epoch whose files exist.
         run_callbacks.BackupAndRestore(work / "backup"),
     ]
-    gan.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-            initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
+    model.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+              initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
 
     if chief:
         run_callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
     record("finished", args.epochs)
     if args.export and chief:
-        version = kg.export.export_generator(
-            gan, args.export, training=runs.training_record(gan, work / runs.RUN_FILENAME)
-        )
+        version = exporter(model, args.export, training=runs.training_record(model, work / runs.RUN_FILENAME))
         exported = str(Path(args.export) / str(version))
         record("finished", args.epochs, {"exported": exported})
-        print(f"exported the generator to {exported}")
+        print(f"exported the {noun} to {exported}")
     print(f"run folder: {work} (history.csv, loss_curves.png, samples/, model.keras, logs/)")
