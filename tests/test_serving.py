@@ -9,6 +9,7 @@ and error bodies, and the server must go on serving.
 """
 
 import base64
+import contextlib
 import io
 import json
 import os
@@ -129,6 +130,38 @@ def _server_log(served):
     return (served.root / "server.log").read_text()[-4000:]
 
 
+@contextlib.contextmanager
+def _running(srv, process, log, models):
+    """Waits until the server `process` serves every model in `models` and its gRPC port
+    is ready, then stops it (SIGTERM, a kill after 20 s) when the block ends."""
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"The server exited with {process.returncode}:\n{_server_log(srv)}")
+            try:
+                if all(srv.get(f"/v1/models/{m}").status_code == 200 for m in models):
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"The server did not become ready:\n{_server_log(srv)}")
+            time.sleep(0.25)
+        srv.channel = grpc.insecure_channel(srv.grpc_target)
+        grpc.channel_ready_future(srv.channel).result(timeout=60)
+        yield srv
+    finally:
+        if srv.channel is not None:
+            srv.channel.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     root = tmp_path_factory.mktemp("serving")
@@ -150,32 +183,8 @@ def served(tmp_path_factory):
     config_path.write_text(text_format.MessageToString(server_config))
 
     process, log = _start_server(srv, config_path, root / "server.log")
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode}:\n{_server_log(srv)}")
-            try:
-                if all(srv.get(f"/v1/models/{m}").status_code == 200 for m in list(FAMILIES) + ["live"]):
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not become ready:\n{_server_log(srv)}")
-            time.sleep(0.25)
-        srv.channel = grpc.insecure_channel(srv.grpc_target)
-        grpc.channel_ready_future(srv.channel).result(timeout=60)
+    with _running(srv, process, log, list(FAMILIES) + ["live"]):
         yield srv
-    finally:
-        if srv.channel is not None:
-            srv.channel.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _proto(value, dtype):

@@ -11,9 +11,7 @@ held for exactly as long as a test needs, without sleeps.
 
 import os
 import select
-import signal
 import socket
-import subprocess
 import threading
 import time
 
@@ -33,7 +31,7 @@ from keras_gans.serving.server import ServerOptions
 from keras_gans.serving.server import config as config_lib
 from keras_gans.serving.server import grpc_api
 from keras_gans.serving.server import json_tensor as jt
-from tests.test_serving import JSON, LIMIT, TINY, Served, _free_port, _predict_request, _server_log, _start_server
+from tests.test_serving import JSON, LIMIT, TINY, Served, _free_port, _predict_request, _running, _server_log, _start_server
 
 MAX_BYTES = 4096
 SAMPLE = {"signature_name": "sample", "inputs": {"num_samples": 2, "seed": 1}}
@@ -72,32 +70,8 @@ def limited(tmp_path_factory):
         "--grpc_max_threads=1",
     )
     srv.process = process
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode}:\n{_server_log(srv)}")
-            try:
-                if all(srv.get(f"/v1/models/{m}").status_code == 200 for m in ("dcgan", "gate")):
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not become ready:\n{_server_log(srv)}")
-            time.sleep(0.25)
-        srv.channel = grpc.insecure_channel(srv.grpc_target)
-        grpc.channel_ready_future(srv.channel).result(timeout=60)
+    with _running(srv, process, log, ("dcgan", "gate")):
         yield srv
-    finally:
-        if srv.channel is not None:
-            srv.channel.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _serves(srv):

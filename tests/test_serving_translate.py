@@ -19,7 +19,6 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -29,7 +28,6 @@ import grpc
 import keras
 import numpy as np
 import pytest
-import requests
 import tensorflow as tf
 from PIL import Image
 from tensorflow_serving.apis import predict_pb2
@@ -38,7 +36,7 @@ import keras_gans as kg
 from keras_gans import contract, export
 from keras_gans.serving import Client, ServingError
 from keras_gans.serving.server import config as config_lib
-from tests.test_serving import ROOT, Served, Tf1Model, _free_port, _server_log, _start_server
+from tests.test_serving import ROOT, Served, Tf1Model, _free_port, _running, _server_log, _start_server
 
 A_SHAPE, B_SHAPE = (28, 28, 1), (28, 28, 3)
 SUBSET = os.path.join(ROOT, "tests", "data", "mnist")  # 1,000 real test digits
@@ -275,33 +273,9 @@ def served(exported, tmp_path_factory):
     config_lib.write_models_config(srv.models, config_path, base_path_prefix=None)
     process, log = _start_server(srv, config_path, root / "server.log",
                                  "--enable_batching", "--enable_per_model_batching_parameters")
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"The server exited with {process.returncode}:\n{_server_log(srv)}")
-            try:
-                if all(srv.get(f"/v1/models/{m}").status_code == 200 for m in ("gray", "two_way", "gray_batched")):
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"The server did not become ready:\n{_server_log(srv)}")
-            time.sleep(0.25)
-        srv.channel = grpc.insecure_channel(srv.grpc_target)
-        grpc.channel_ready_future(srv.channel).result(timeout=60)
+    with _running(srv, process, log, ("gray", "two_way", "gray_batched")):
         srv.reference = {name: exported[name][2] for name in ("gray", "two_way")}
         yield srv
-    finally:
-        if srv.channel is not None:
-            srv.channel.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _b64(data):
