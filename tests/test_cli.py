@@ -111,6 +111,12 @@ def test_unknown_model_lists_the_valid_ones(tmp_path):
                  "unknown model 'stylegan'", ", ".join(sorted(sys.modules["keras_gans.models"].FAMILIES)))
 
 
+def test_flags_a_family_does_not_take_are_refused_by_name(tmp_path):
+    expect_error(["train", "unrolled_gan", "--dataset", "ring8", "--width", "8", "--out", str(tmp_path / "r")],
+                 "--width does not apply to unrolled_gan")
+    assert not (tmp_path / "r").exists()
+
+
 def test_unknown_dataset_lists_the_valid_ones(tmp_path):
     expect_error(["train", "dcgan", "--dataset", "imagenet21k", "--out", str(tmp_path / "r")],
                  "imagenet21k", "mnist", "ring8")

@@ -21,7 +21,8 @@ def add_parser(subparsers):
     p = subparsers.add_parser("train", help="train a GAN with model.fit",
                               description="Train a GAN with model.fit into a run folder (checkpoints, "
                                           "history, sample grids) that resumes where it stopped.")
-    p.add_argument("model", help="family: vanilla_gan, dcgan, cgan, wgan, wgan_gp; image-to-image: pix2pix, cyclegan")
+    p.add_argument("model", help="family: vanilla_gan, dcgan, cgan, wgan, wgan_gp, unrolled_gan; "
+                   "image-to-image: pix2pix, cyclegan")
     p.add_argument("--dataset", required=True,
                    help="TFDS name (mnist, fashion_mnist, cifar10, celeb_a), ring8, grid25, or a "
                         "path: folder of MNIST IDX .gz files, .npz, or image folder. pix2pix / cyclegan: "
@@ -89,22 +90,32 @@ def run(args):
 
 
 def _build_gan(args, image_shape, num_classes):
+    import inspect
+
     import keras_gans as kg
 
     cls = kg.models.get(args.model)
     kwargs = {"image_shape": image_shape, "seed": args.seed, "pack": args.pack}
+    flags = {}  # constructor argument -> the flag that set it
     if args.latent_dim:
         kwargs["latent_dim"] = args.latent_dim
     if args.spectral_norm:
         kwargs["spectral_norm"] = True
-        if args.model != "vanilla_gan":
+        flags["spectral_norm"] = "--spectral-norm"
+        if "norm" in inspect.signature(cls.__init__).parameters:
             kwargs["norm"] = "none"
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     if args.width and args.model != "vanilla_gan":
         kwargs.update(g_width=args.width, d_width=args.width)
+        flags.update(g_width="--width", d_width="--width")
     if args.hidden:
         kwargs.update(g_hidden=(args.hidden, args.hidden), d_hidden=(args.hidden, args.hidden))
+        flags.update(g_hidden="--hidden", d_hidden="--hidden")
+    taken = inspect.signature(cls.__init__).parameters
+    refused = sorted({flag for name, flag in flags.items() if name not in taken})
+    if refused:
+        raise SystemExit(f"error: {', '.join(refused)} does not apply to {args.model} ({cls.__name__}).")
     return cls(**kwargs)
 
 
