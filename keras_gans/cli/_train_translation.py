@@ -98,7 +98,7 @@ def train(args, previous, started, is_chief):
     import numpy as np
 
     import keras_gans as kg
-    from keras_gans.cli.train import fit_in_run_folder
+    from keras_gans.cli._run_fit import fit_in_run_folder
     from keras_gans.training import callbacks as run_callbacks, distribute
 
     check_flags(args)

@@ -216,54 +216,8 @@ def _train(args, previous, started):
         data = data.repeat()
 
     grid = run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0)
+    from keras_gans.cli._run_fit import fit_in_run_folder
+
     fit_in_run_folder(args, previous, started, gan, data, work, chief, grid,
                       kg.export.export_generator, "generator")
 
-
-def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, exporter, noun):
-    """`model.fit` with the run folder's callbacks and records, then `--export` (by `exporter`).
-
-    The part of a training run every family shares: history.csv, the sample grid of the
-    family (`grid`), TensorBoard, the checkpoint and the backup that resumes a killed run,
-    the run record after each epoch, the loss curves and the export at the end.
-    """
-    import keras
-
-    from keras_gans.training import callbacks as run_callbacks
-
-    config = runs.run_config(vars(args))
-
-    def record(status, epochs_done, extra=None):
-        runs.write_run(work, config, status, epochs_done, epochs=args.epochs, started=started,
-                       command=getattr(args, "command_line", None), extra=extra)
-
-    resume_from_model = previous is not None and previous["status"] == "finished"
-    record("running", (previous or {}).get("epochs_done", 0))
-    initial_epoch = previous["epochs_done"] if resume_from_model else 0
-
-    class _RunRecord(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            record("running", epoch + 1)
-
-    callbacks = [
-        run_callbacks.HistoryCSV(work / "history.csv"),
-        grid,
-        keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
-        keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
-        _RunRecord(),
-        # Last, so a checkpoint is only taken once every other file of the epoch is
-        # written: a run killed at any point resumes at an epoch whose files exist.
-        run_callbacks.BackupAndRestore(work / "backup"),
-    ]
-    model.fit(data, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-              initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
-
-    if chief:
-        run_callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
-    record("finished", args.epochs)
-    if args.export and chief:
-        version = exporter(model, args.export, training=runs.training_record(model, work / runs.RUN_FILENAME))
-        exported = str(Path(args.export) / str(version))
-        record("finished", args.epochs, {"exported": exported})
-        print(f"exported the {noun} to {exported}")
-    print(f"run folder: {work} (history.csv, loss_curves.png, samples/, model.keras, logs/)")
