@@ -355,29 +355,18 @@ def _tfds_load(name, split, data_dir, shuffle, seed):
     """`tfds.load(name, split)` with its info: prepared data first, a download only when online."""
     import tensorflow_datasets as tfds
 
-    from keras_gans.data.tfds_source import _network_available
+    from keras_gans.data.tfds_source import load_with_info
 
-    kwargs = dict(
-        split=split,
-        data_dir=None if data_dir is None else os.fspath(data_dir),
-        shuffle_files=shuffle,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
-        with_info=True,
-    )
     try:
-        return tfds.load(name, download=False, **kwargs)
+        return load_with_info(
+            name, split, data_dir, shuffle, seed,
+            lambda reason: _tfds_offline_error(name, data_dir, reason),
+        )
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(
             f"{name!r} is neither an MNIST task ({', '.join(MNIST_TASKS)}), an existing .npz file, two "
             "image folders 'dirA:dirB', nor a TFDS dataset name."
         ) from None
-    except AssertionError:  # TFDS's "could not find data in <data_dir>": not prepared yet.
-        if not _network_available():
-            raise _tfds_offline_error(name, data_dir, "no network connection") from None
-        try:
-            return tfds.load(name, download=True, **kwargs)
-        except (OSError, tfds.download.DownloadError) as e:
-            raise _tfds_offline_error(name, data_dir, f"{type(e).__name__}: {e}") from e
 
 
 def _image_features(info):

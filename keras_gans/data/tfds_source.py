@@ -34,6 +34,30 @@ TFDS_SPECS = types.MappingProxyType(
 )
 
 
+def load_with_info(tfds_name, split, data_dir, shuffle, seed, offline_error):
+    """`tfds.load(tfds_name, split, with_info=True)`: prepared data first, a download only
+    when online; `offline_error(reason)` is the exception raised when it cannot download."""
+    import tensorflow_datasets as tfds
+
+    kwargs = dict(
+        split=split,
+        data_dir=None if data_dir is None else os.fspath(data_dir),
+        shuffle_files=shuffle,
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+        with_info=True,
+    )
+    try:
+        return tfds.load(tfds_name, download=False, **kwargs)
+    except AssertionError:  # TFDS's "could not find data in <data_dir>": not prepared yet.
+        # Without a network TFDS retries each file for minutes before failing; fail now.
+        if not _network_available():
+            raise offline_error("no network connection") from None
+        try:
+            return tfds.load(tfds_name, download=True, **kwargs)
+        except (OSError, tfds.download.DownloadError) as e:
+            raise offline_error(f"{type(e).__name__}: {e}") from e
+
+
 def _network_available(host: str = "storage.googleapis.com", timeout: float = 5.0) -> bool:
     """Whether TFDS can plausibly download: a proxy is configured or `host` answers."""
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
@@ -60,30 +84,15 @@ def _offline_error(name: str, data_dir, cause: str) -> ValueError:
 
 def tfds_source(name, split, labels, shuffle, seed, data_dir, size):
     """(uint8 dataset of images or (images, labels), num_examples or None, example shape)."""
-    import tensorflow_datasets as tfds
-
     spec = TFDS_SPECS[name]
     if labels and spec.label_key is None:
         raise ValueError(
             f"TFDS dataset {name!r} has no class labels; call load(..., labels=False)."
         )
-    kwargs = dict(
-        split=split,
-        data_dir=None if data_dir is None else os.fspath(data_dir),
-        shuffle_files=shuffle,
-        read_config=tfds.ReadConfig(shuffle_seed=seed),
-        with_info=True,
+    ds, info = load_with_info(
+        spec.tfds_name, split, data_dir, shuffle, seed,
+        lambda reason: _offline_error(name, data_dir, reason),
     )
-    try:
-        ds, info = tfds.load(spec.tfds_name, download=False, **kwargs)
-    except AssertionError:  # TFDS's "could not find data in <data_dir>": not prepared yet.
-        # Without a network TFDS retries each file for minutes before failing; fail now.
-        if not _network_available():
-            raise _offline_error(name, data_dir, "no network connection") from None
-        try:
-            ds, info = tfds.load(spec.tfds_name, download=True, **kwargs)
-        except (OSError, tfds.download.DownloadError) as e:
-            raise _offline_error(name, data_dir, f"{type(e).__name__}: {e}") from e
 
     out_size = size or spec.image_size
     crop = spec.center_crop
