@@ -72,19 +72,20 @@ def _surrogate_and_gradient(gan, real):
     return surrogate, bias, tape.gradient(loss, bias).numpy()
 
 
-@pytest.mark.parametrize("d_optimizer", ["sgd", pytest.param("adam", marks=pytest.mark.xfail(
-    strict=False,
-    reason="passes alone; in the full suite (2026-12-02) the Adam case's finite differences "
-           "disagreed with the analytic gradient (0.086 vs -0.96): order-dependent state, open"))])
+@pytest.mark.parametrize("d_optimizer", ["sgd", "adam"])
 def test_the_gradient_flows_through_the_unrolled_updates_only_with_second_order(d_optimizer):
     ring = kg.data.mixture("ring8")
     real = tf.constant(ring.sample(32, seed=0))
+    # One fixed batch: `Mixture.dataset` reshuffles from TensorFlow's global seed too, which
+    # earlier tests set, and the finite differences below need a point away from the
+    # networks' kinks, so the point must not depend on the order the tests run in.
+    batch = tf.data.Dataset.from_tensors(tf.constant(ring.sample(32, seed=1)))
     gradients = {}
     for second_order in (True, False):
         gan = kg.models.UnrolledGAN(**dict(TOY, unroll_steps=3, second_order=second_order))
         d_opt = keras.optimizers.SGD(0.5) if d_optimizer == "sgd" else keras.optimizers.Adam(0.05)
         gan.compile(d_opt, keras.optimizers.SGD(0.0))  # the generator stays put
-        gan.fit(ring.dataset(batch_size=32, seed=1), steps_per_epoch=1, epochs=1, verbose=0)
+        gan.fit(batch, epochs=1, verbose=0)
         surrogate, bias, gradients[second_order] = _surrogate_and_gradient(gan, real)
         if second_order:
             # The total derivative of f_K(theta_G) = f(theta_G, theta_D^K(theta_G)): central
