@@ -36,7 +36,7 @@ import os
 import secrets
 import shutil
 
-from keras_gans import checks, contract, layout
+from keras_gans import checks, contract, layout, record_paths
 
 # TensorFlow is imported inside the functions that need it.
 
@@ -197,7 +197,9 @@ def _update_card(base_path, version, fields, training=None, metrics=None):
 
     The one home of the card's bookkeeping for generators and translators: per exported
     version, when it was exported and how it was trained; the top-level `training` and
-    `metrics` describe the latest version only.
+    `metrics` describe the latest version only. Paths in `training` and `metrics` are
+    written by `keras_gans.record_paths.portable`: model files relative to `base_path`,
+    no absolute path of this machine.
     """
     try:
         card = layout.read_card(base_path)
@@ -206,8 +208,8 @@ def _update_card(base_path, version, fields, training=None, metrics=None):
     versions = card.get("versions", {})
     versions[str(version)] = {
         "exported_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "training": layout.jsonable(training) if training is not None else None,
-        "metrics": layout.jsonable(metrics) if metrics is not None else None,
+        "training": record_paths.portable(layout.jsonable(training), base_path) if training is not None else None,
+        "metrics": record_paths.portable(layout.jsonable(metrics), base_path) if metrics is not None else None,
     }
     card.update({"name": os.path.basename(os.path.abspath(base_path)), **fields})
     card["latest_version"] = max(int(v) for v in versions)

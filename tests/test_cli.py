@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import keras_gans.models  # noqa: F401  (registers the model classes for keras.models.load_model)
-from keras_gans import cli
+from keras_gans import cli, record_paths
 from tests.conftest import ROOT
 
 SUBSET = str(ROOT / "tests" / "data" / "mnist")  # 1,000 real test digits
@@ -186,7 +186,8 @@ def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_pat
     card = json.loads((shipped / "card.json").read_text())
     assert card["latest_version"] == 3
     training = card["training"]  # the latest version's, also under card["versions"]["3"]
-    assert training["config"]["init"] == str(init) and training["generator_steps"] == 5
+    # Paths in a card are relative to its folder (keras_gans.record_paths).
+    assert training["config"]["init"] == "ring_gan.keras" and training["generator_steps"] == 5
     assert training["init_training"]["generator_steps"] == 2
     # From a run folder's model.keras, the run record beside it.
     again = tmp_path / "again"
@@ -194,8 +195,10 @@ def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_pat
               "--out", str(again)])
     cli.main(["export", str(again), "--to", str(shipped)])
     training = json.loads((shipped / "card.json").read_text())["training"]
-    assert training["init_training"] == json.loads((tuned / "run.json").read_text())
-    assert training["init_training"]["config"]["init"] == str(init)
+    run_record = json.loads((tuned / "run.json").read_text())  # its paths relative to its folder
+    assert training["init_training"] == record_paths.portable(record_paths.resolve(run_record, tuned), shipped)
+    init_training = training["init_training"]
+    assert (init_training["config"]["init"], init_training["exported"]) == ("ring_gan.keras", "3")
     assert training["generator_steps"] == 6
 
     # Flags that would make another model, another family or other data are refused up front.

@@ -468,7 +468,7 @@ def test_train_export_serve_and_translate_a_png_end_to_end(served, tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert json.loads((run / "run.json").read_text())["exported"] == str(base / "2")
+    assert json.loads((run / "run.json").read_text())["exported"] == os.path.relpath(base / "2", run)
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["translations_epoch_0001.png"]
     card = json.loads((base / "card.json").read_text())
     assert card["family"] == "pix2pix" and card["latest_version"] == 2

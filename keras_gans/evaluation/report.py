@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_gans import generators, layout
+from keras_gans import generators, layout, record_paths
 from keras_gans.evaluation.features import (
     FeatureExtractor,
     compute_activations,
@@ -338,13 +338,15 @@ def update_card(card_dir: str | os.PathLike, record: dict, version: int | None =
     """Writes `record` (measured metrics) into `card_dir/card.json` under "metrics".
 
     Also under `versions[<version>]["metrics"]` when the version is known. Atomic (written
-    beside, then renamed), like the exporter's own card writes.
+    beside, then renamed), like the exporter's own card writes. Paths are written as
+    `keras_gans.record_paths.portable` has it: the measured SavedModel and the classifier
+    relative to `card_dir`, no absolute path of this machine.
 
     Returns:
         The updated card.
     """
     card = layout.read_card(card_dir)
-    record = layout.jsonable(record)
+    record = record_paths.portable(layout.jsonable(record), card_dir)
     card["metrics"] = record
     if version is not None:
         card.setdefault("versions", {}).setdefault(str(version), {})["metrics"] = record

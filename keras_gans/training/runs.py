@@ -16,7 +16,9 @@ Before any work, `check_out_folder` decides what a new start in that folder mean
   naming what differs, so two experiments never mix in one folder.
 
 `run.json` is rewritten atomically after every epoch, so a run killed at any point leaves
-a record that names an epoch whose files exist.
+a record that names an epoch whose files exist. Its paths travel with the folder
+(`keras_gans.record_paths`): `init` and `exported` are relative to the run folder, the
+dataset is written as typed (an absolute path relative to the working directory).
 
 Example:
     from keras_gans.training import runs
@@ -36,7 +38,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from keras_gans import layout
+from keras_gans import layout, record_paths
 
 RUN_FILENAME = "run.json"
 # What makes two runs the same run: resuming with different values would silently mix
@@ -52,7 +54,7 @@ ARCHITECTURE_DEFAULTS = {
     "spectral_norm": False,
 }
 # Files of a run that only a run with a run.json may own.
-CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv")
+CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
 
 
 class RunFolderError(ValueError):
@@ -103,7 +105,14 @@ def check_out_folder(out: str | os.PathLike, config: Mapping, *, resume: bool = 
     config = dict(config)
     if config.get("seed") is None:
         config["seed"] = previous["config"].get("seed")
-    differing = {k: (previous["config"].get(k), v) for k, v in config.items() if previous["config"].get(k) != v}
+    # The record holds the settings as written (record_paths.portable); one written by an
+    # older version, as given.
+    written = record_paths.portable(config, out)
+    differing = {
+        k: (previous["config"].get(k), v)
+        for k, v in config.items()
+        if previous["config"].get(k) not in (v, written[k])
+    }
     if differing:
         detail = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in differing.items())
         raise RunFolderError(
@@ -152,7 +161,8 @@ def write_run(
         extra: more entries (e.g. `{"exported": "saved_models/x/3"}`).
 
     Returns:
-        The record written.
+        The record written: its paths as `keras_gans.record_paths.portable` writes them
+        (no absolute path; `init` and `exported` relative to `out`).
     """
     record = {
         "config": dict(config),
@@ -163,6 +173,7 @@ def write_run(
         "wall_time_seconds": round(time.time() - started, 1),
         **(extra or {}),
     }
+    record = record_paths.portable(layout.jsonable(record), out)
     layout.write_json(Path(out) / RUN_FILENAME, record)
     return record
 
@@ -215,16 +226,19 @@ def training_record(gan, run_json: str | os.PathLike | None = None) -> dict:
     The run's command and settings (from its run.json, when given and present), how the
     starting point of a fine-tuned run was trained (`init_training`: the card beside a
     shipped .keras file, or the run record beside a run's model.keras), and the steps the
-    optimizers took.
+    optimizers took. Model files in it (`init`, `exported`) are paths from the working
+    directory (`keras_gans.record_paths.resolve`), for a card to write relative to itself.
     """
-    record = json.loads(Path(run_json).read_text(encoding="utf-8")) if run_json and Path(run_json).exists() else {}
+    record = {}
+    if run_json and Path(run_json).exists():
+        record = record_paths.resolve(json.loads(Path(run_json).read_text(encoding="utf-8")), Path(run_json).parent)
     init = (record.get("config") or {}).get("init")
     if init:
         folder = Path(init).parent
         if layout.has_card(folder):
-            record["init_training"] = layout.read_card(folder).get("training")
+            record["init_training"] = record_paths.resolve(layout.read_card(folder).get("training"), folder)
         elif (folder / RUN_FILENAME).exists():
-            record["init_training"] = read_run(folder)
+            record["init_training"] = record_paths.resolve(read_run(folder), folder)
     record["generator_steps"] = int(gan.g_optimizer.iterations.numpy()) if gan.g_optimizer else 0
     record["discriminator_steps"] = int(gan.d_optimizer.iterations.numpy()) if gan.d_optimizer else 0
     if gan.d_optimizer is not None:
