@@ -1,6 +1,7 @@
-"""The `keras-gans` command: train, export, serve, sample, translate, evaluate, serving-config, demo.
+"""The `keras-gans` command: train, progress, export, serve, sample, translate, evaluate, serving-config, demo.
 
     keras-gans train dcgan --dataset ../shared/data/mnist --epochs 5 --out runs/dcgan
+    keras-gans progress runs/dcgan
     keras-gans export runs/dcgan --to saved_models/dcgan_mnist
     keras-gans serve --model_config_file serving/models.config --port 8500 --rest_api_port 8501
     keras-gans sample --server http://localhost:8501 --model dcgan_mnist -n 64 --seed 7 --out grid.png
@@ -20,9 +21,9 @@ import argparse
 import shlex
 import sys
 
-from keras_gans.cli import _logs, demo, evaluate, export, sample, serve, serving_config, train, translate
+from keras_gans.cli import _logs, demo, evaluate, export, progress, sample, serve, serving_config, train, translate
 
-COMMANDS = (train, export, serve, serving_config, sample, translate, evaluate, demo)
+COMMANDS = (train, progress, export, serve, serving_config, sample, translate, evaluate, demo)
 
 
 def build_parser():

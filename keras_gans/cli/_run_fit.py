@@ -3,12 +3,16 @@
 from pathlib import Path
 
 from keras_gans.training import runs
+
+
 def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, exporter, noun):
     """`model.fit` with the run folder's callbacks and records, then `--export` (by `exporter`).
 
-    The part of a training run every family shares: history.csv, the sample grid of the
-    family (`grid`), TensorBoard, the checkpoint and the backup that resumes a killed run,
-    the run record after each epoch, the loss curves and the export at the end.
+    The part of a training run every family shares: history.csv (per epoch) and
+    history_steps.csv (every `--log-every` generator steps), the sample grid of the family
+    (`grid`), TensorBoard (logs/train: Keras' epoch scalars, the per-step curves, the grids),
+    the checkpoint and the backup that resumes a killed run, the run record after each
+    epoch; at the end the loss curves, the progress strip and the export.
     """
     import keras
 
@@ -30,6 +34,7 @@ def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, e
 
     callbacks = [
         run_callbacks.HistoryCSV(work / "history.csv"),
+        run_callbacks.StepHistory(work / "history_steps.csv", every=args.log_every, log_dir=work / "logs" / "train"),
         grid,
         keras.callbacks.TensorBoard(str(work / "logs"), write_graph=False),
         keras.callbacks.ModelCheckpoint(str(work / "model.keras")),
@@ -42,11 +47,15 @@ def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, e
               initial_epoch=initial_epoch, callbacks=callbacks, verbose=args.verbose)
 
     if chief:
-        run_callbacks.plot_history(work / "history.csv", work / "loss_curves.png")
+        from keras_gans.training import progress
+
+        run_callbacks.plot_curves(work / "history_steps.csv", work / "loss_curves.png")
+        progress.write_progress(work)
     record("finished", args.epochs)
     if args.export and chief:
         version = exporter(model, args.export, training=runs.training_record(model, work / runs.RUN_FILENAME))
         exported = str(Path(args.export) / str(version))
         record("finished", args.epochs, {"exported": exported})
         print(f"exported the {noun} to {exported}")
-    print(f"run folder: {work} (history.csv, loss_curves.png, samples/, model.keras, logs/)")
+    print(f"run folder: {work} (history.csv, history_steps.csv, loss_curves.png, progress.png, "
+          "progress.gif, samples/, model.keras, logs/: tensorboard --logdir " + str(work / "logs") + ")")

@@ -6,7 +6,7 @@
     keras-gans train cyclegan --dataset cycle_gan/horse2zebra --image-size 128 --batch-size 1 --out runs/h2z
 
 The same run folder as the other families (`keras_gans.training.runs`: run.json, resume,
-history.csv, model.keras, backup/, logs/), with translation grids in samples/ instead of
+history.csv, history_steps.csv, model.keras, backup/, logs/), with translation grids in samples/ instead of
 sample grids, and `--export` through `kg.export.export_translator`. `--dataset` is what
 `kg.data.load_paired` (pix2pix) or `kg.data.load_unpaired` (CycleGAN) reads: an MNIST task,
 an .npz with `a` and `b`, `dirA:dirB`, or a TFDS name.
@@ -126,6 +126,7 @@ def train(args, previous, started, is_chief):
     shown_a, shown_b = (np.asarray(t) for t in next(iter(dataset(args, max(1, min(args.samples, 16)), shuffle=False))))
 
     # pix2pix's B images are the targets of its A images; CycleGAN's are unrelated.
-    grid = run_callbacks.TranslationGrid(work / "samples", shown_a, shown_b if args.model == "pix2pix" else None)
+    grid = run_callbacks.TranslationGrid(work / "samples", shown_a, shown_b if args.model == "pix2pix" else None,
+                                         log_dir=work / "logs" / "train", every_steps=args.grid_every)
     fit_in_run_folder(args, previous, started, model, data, work, chief, grid,
                       kg.export.export_translator, "translator")

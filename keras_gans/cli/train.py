@@ -60,6 +60,12 @@ def add_parser(subparsers):
     p.add_argument("--pack", type=int, default=1, help="PacGAN packing m")
     p.add_argument("--spectral-norm", action="store_true")
     p.add_argument("--samples", type=int, default=64, help="samples per epoch grid")
+    p.add_argument("--log-every", type=int, default=10, metavar="STEPS",
+                   help="a row of history_steps.csv (and TensorBoard scalars) every STEPS generator "
+                        "steps, averaging them (default 10); loss_curves.png plots it")
+    p.add_argument("--grid-every", type=int, default=None, metavar="STEPS",
+                   help="also send the sample grid to TensorBoard every STEPS generator steps "
+                        "(default: after each epoch only)")
     p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="Keras fit's progress output: 0 none, 1 a progress bar, 2 a line per epoch "
                         "(TensorFlow's own logs: `keras-gans --verbose train ...`)")
@@ -73,6 +79,8 @@ def run(args):
         raise SystemExit(f"error: unknown model {args.model!r}; valid: {', '.join(sorted(kg.models.FAMILIES))}")
     if args.epochs < 1 or args.batch_size < 1:
         raise SystemExit(f"error: --epochs and --batch-size must be >= 1; got {args.epochs} and {args.batch_size}")
+    if args.log_every < 1 or (args.grid_every is not None and args.grid_every < 1):
+        raise SystemExit(f"error: --log-every and --grid-every must be >= 1; got {args.log_every} and {args.grid_every}")
     settings = vars(args)
     if args.init is not None:
         runs.check_init(args.init, settings)
@@ -215,7 +223,8 @@ def _train(args, previous, started):
     if args.steps_per_epoch:
         data = data.repeat()
 
-    grid = run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0)
+    grid = run_callbacks.SampleGrid(work / "samples", n=args.samples, seed=0, log_dir=work / "logs" / "train",
+                                    every_steps=args.grid_every)
     from keras_gans.cli._run_fit import fit_in_run_folder
 
     fit_in_run_folder(args, previous, started, gan, data, work, chief, grid,
