@@ -74,10 +74,12 @@ def _means(values):
 
 
 def test_step_history_rows_are_means_over_their_steps_and_a_resume_drops_redone_steps(tmp_path):
+    from tensorboard.backend.event_processing import event_accumulator
+
     path = tmp_path / "history_steps.csv"
     d_loss = np.array([1.0, 3.0, 2.0, 6.0, 4.0])  # one epoch of 5 steps, logged every 2
     model = _Counter(0)
-    history = kg.callbacks.StepHistory(path, every=2)
+    history = kg.callbacks.StepHistory(path, every=2, log_dir=tmp_path / "logs")
     history.set_model(model)
     history.on_epoch_begin(0)
     for batch, mean in enumerate(_means(d_loss)):
@@ -88,7 +90,12 @@ def test_step_history_rows_are_means_over_their_steps_and_a_resume_drops_redone_
     assert [(r["step"], r["epoch"], r["steps"]) for r in rows] == [("2", "1", "2"), ("4", "1", "2"), ("5", "1", "1")]
     np.testing.assert_allclose([float(r["d_loss"]) for r in rows], [2.0, 4.0, 4.0])
     np.testing.assert_allclose([float(r["g_loss"]) for r in rows], [4.0, 8.0, 8.0])
-    assert "fid" not in rows[0]  # an epoch-level value is no per-step curve
+    assert "fid" not in rows[0]  # an epoch-level value is no per-step curve: TensorBoard has it
+    history.on_epoch_end(1, {"fid": float("nan")})  # FIDMonitor's epochs without a measurement
+    history.on_train_end()
+    board = event_accumulator.EventAccumulator(str(tmp_path / "logs"))
+    board.Reload()
+    assert [(e.step, float(tf.make_ndarray(e.tensor_proto))) for e in board.Tensors("fid")] == [(5, 9.0)]
 
     # Resumed from a backup taken at step 3 (rows 4 and 5 were trained after it): those
     # rows go, and the curve continues from step 3 with the steps trained again.
@@ -146,3 +153,15 @@ def test_a_conditional_grid_has_one_row_per_class(tmp_path):
     grid.set_model(gan)
     image = grid.image()
     assert image.shape[:2] == (3 * 30 + 2, 2 * 30 + 2)  # 3 classes, 7 // 3 = 2 samples each
+
+
+def test_step_history_under_a_mirrored_strategy_logs_the_replicas_mean(tmp_path, mirrored):
+    with mirrored.scope():
+        gan = tiny_gan()
+    history = kg.callbacks.StepHistory(tmp_path / "history_steps.csv", every=2)
+    gan.fit(harness.dataset(gan, m=8).repeat(), steps_per_epoch=4, epochs=1, callbacks=[history], verbose=0)
+    rows = history.read()
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    # Keras reduces the logs across replicas: the rows' mean is the epoch's mean.
+    epoch_mean = np.mean([float(r["d_loss"]) for r in rows])
+    np.testing.assert_allclose(epoch_mean, gan.get_metrics_result()["d_loss"], rtol=1e-5)
