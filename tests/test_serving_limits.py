@@ -490,6 +490,7 @@ def _typed_proto(array, dtype):
     from tensorflow.core.framework import tensor_pb2
 
     proto = tensor_pb2.TensorProto(dtype=dtype)
+    proto.tensor_shape.SetInParent()
     for size in array.shape:
         proto.tensor_shape.dim.add(size=size)
     flat = array.reshape(-1)
@@ -527,3 +528,43 @@ def test_grpc_typed_fields_are_the_values_written_one_by_one():
         assert fast.SerializeToString() == _typed_proto(array, dtype).SerializeToString()
         assert not fast.tensor_content
         np.testing.assert_array_equal(tf.make_ndarray(fast), array)
+
+
+def test_grpc_predict_response_bytes_are_the_response_protobuf_writes():
+    from tensorflow.core.framework import tensor_pb2
+    from tensorflow_serving.apis import model_pb2, predict_pb2
+
+    descriptor = tensor_pb2.TensorProto.DESCRIPTOR
+    assert {k: descriptor.fields_by_name[k].number for k in grpc_api._FIELD_NUMBER} == grpc_api._FIELD_NUMBER
+    assert predict_pb2.PredictResponse.DESCRIPTOR.fields_by_name["outputs"].number == grpc_api._OUTPUTS_FIELD
+    spec = model_pb2.ModelSpec(name="dcgan", signature_name="sample")
+    spec.version.value = 3
+    rng = np.random.default_rng(2)
+    outputs = {
+        "images": (rng.integers(0, 256, [4, 5, 5, 1]).astype(np.uint8), jt.DT_UINT8),
+        "points": (rng.standard_normal([3, 2]).astype(np.float32), jt.DT_FLOAT),
+        "png": (np.array([b"\x89PNG\r\n", b""], object), jt.DT_STRING),
+        "empty": (np.zeros([0, 7], np.float32), jt.DT_FLOAT),
+        "ñame": (np.array(5, np.int64), jt.DT_INT64),
+    }
+    for as_content in (False, True):
+        wire = grpc_api.predict_response_bytes(spec, {
+            alias: grpc_api.tensor_proto_bytes(array, dtype, as_content) for alias, (array, dtype) in outputs.items()
+        })
+        expected = predict_pb2.PredictResponse(model_spec=spec)
+        for alias, (array, dtype) in outputs.items():
+            if dtype == jt.DT_STRING:
+                expected.outputs[alias].CopyFrom(tf.make_tensor_proto(array.tolist(), tf.string))
+            elif as_content:
+                tensor = expected.outputs[alias]
+                tensor.dtype = dtype
+                tensor.tensor_shape.SetInParent()
+                for size in array.shape:
+                    tensor.tensor_shape.dim.add(size=size)
+                tensor.tensor_content = array.tobytes()
+            else:
+                expected.outputs[alias].CopyFrom(_typed_proto(array, dtype))
+        parsed = predict_pb2.PredictResponse.FromString(wire)
+        assert parsed == expected
+        for alias, (array, _) in outputs.items():
+            np.testing.assert_array_equal(tf.make_ndarray(parsed.outputs[alias]), array)
