@@ -24,6 +24,9 @@ setup(
         "grpcio",
         "starlette",
         "uvicorn",
+        # uvicorn's C HTTP parser and event loop (what `uvicorn[standard]` adds for serving).
+        "httptools",
+        "uvloop",
         "orjson",
         "requests",
         "pillow",
