@@ -9,9 +9,10 @@
 (b) Mode coverage on PacGAN's 2-D mixtures (ring8, grid25; Lin et al. 2018's protocol:
     2,500 samples, high quality within 3 sigma, modes captured, reverse KL), mean and
     standard error over seeds, for a vanilla GAN, WGAN-GP, a spectrally normalised GAN,
-    packed GANs (m = 2, 4) and an Unrolled GAN (K = 5 steps, second order; the GAN's
-    networks, optimizers and iterations), beside PacGAN's published rows and the published
-    Unrolled GAN figures (VEEGAN's Table 1).
+    packed GANs (m = 2, 4), an Unrolled GAN (K = 5 steps, second order; the GAN's
+    networks, optimizers and iterations) and a GAN and PacGAN2 with PacGAN's own networks,
+    optimizer and batch at our iterations, beside PacGAN's published rows and the
+    published Unrolled GAN figures (VEEGAN's Table 1).
 
 Progress goes to stderr, the document to stdout. Each toy run can be appended to a JSON
 lines log (`--log`); `--resume` skips the runs already there, so an interrupted benchmark
@@ -93,6 +94,10 @@ class ToySetup:
         wgan_steps: generator iterations of WGAN-GP (5 critic updates each).
         wgan_lr: its peak learning rate (Adam beta_1 = 0.5, beta_2 = 0.9).
         gp_weight: its lambda.
+        pacgan_g_hidden, pacgan_d_hidden, pacgan_packs: the rows with PacGAN's own setup
+            (their networks, optimizer and batch at our `steps`): BatchNorm/ReLU
+            generator widths (z in R^2), maxout (5 pieces) discriminator widths, and
+            discriminator inputs per step.
     """
 
     steps: int = 3000
@@ -104,6 +109,9 @@ class ToySetup:
     wgan_steps: int = 1000
     wgan_lr: float = 1e-3
     gp_weight: float = 0.1
+    pacgan_g_hidden: tuple = (400, 400, 400, 400)
+    pacgan_d_hidden: tuple = (200, 200, 200)
+    pacgan_packs: int = 100
 
     def describe(self):
         g_hidden = " -> ".join(map(str, self.g_hidden))
@@ -124,11 +132,17 @@ class ToySetup:
             "generator's loss is taken against the discriminator unrolled K = 5 steps ahead (each "
             "step the discriminator's own Adam step, reproduced from its current moments and "
             "learning-rate schedule), differentiated through the unrolled updates (second order).",
+            f"PacGAN's setup rows: their networks, optimizer and batch at our {self.steps} iterations: "
+            f"generator z (2-d) -> {' -> '.join(map(str, self.pacgan_g_hidden))} BatchNorm + ReLU -> 2; "
+            f"discriminator {' -> '.join(map(str, self.pacgan_d_hidden))} maxout (5 pieces) -> 1; "
+            f"Adam(1e-4, beta_1 = 0.8), constant; {self.pacgan_packs} discriminator inputs per step "
+            "(pack m: m times as many samples).",
         ]
 
 
 FULL = ToySetup()
-QUICK = ToySetup(steps=40, packs=32, g_hidden=(16, 16), d_hidden=(16, 16), latent_dim=4, wgan_steps=10)
+QUICK = ToySetup(steps=40, packs=32, g_hidden=(16, 16), d_hidden=(16, 16), latent_dim=4, wgan_steps=10,
+                 pacgan_g_hidden=(16, 16), pacgan_d_hidden=(8, 8), pacgan_packs=32)
 
 # name -> (family, constructor arguments, pack)
 VARIANTS = {
@@ -138,6 +152,8 @@ VARIANTS = {
     "PacGAN2 (GAN, pack 2)": ("gan", {}, 2),
     "PacGAN4 (GAN, pack 4)": ("gan", {}, 4),
     "Unrolled GAN (K = 5)": ("unrolled", {"unroll_steps": 5}, 1),
+    "GAN, PacGAN's setup": ("pacgan_setup", {}, 1),
+    "PacGAN2, PacGAN's setup": ("pacgan_setup", {}, 2),
 }
 
 
@@ -169,7 +185,19 @@ def train_toy(mixture, variant, seed, setup):
         return keras.optimizers.Adam(schedule, beta_1=0.5, **kwargs)
 
     start, started_at = time.perf_counter(), time.time()
-    if family == "wgan_gp":
+    packs = setup.packs
+    if family == "pacgan_setup":
+        gan = kg.models.VanillaGAN(
+            image_shape=(2,), latent_dim=2, g_hidden=tuple(setup.pacgan_g_hidden),
+            d_hidden=tuple(setup.pacgan_d_hidden), g_batch_norm=True, d_maxout=5, pack=pack, seed=seed,
+        )
+        k, steps, packs = 1, setup.steps, setup.pacgan_packs
+        gan.compile(
+            d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+            g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
+            loss="non_saturating", steps_per_execution=50,
+        )
+    elif family == "wgan_gp":
         gan = kg.models.WGANGP(**common, pack=pack, **extra)
         k, steps = 5, setup.wgan_steps
         gan.compile(
@@ -187,7 +215,7 @@ def train_toy(mixture, variant, seed, setup):
             d_optimizer=adam(setup.lr, steps), g_optimizer=adam(setup.lr, steps),
             loss="non_saturating", steps_per_execution=50,
         )
-    data = mix.dataset(batch_size=k * pack * setup.packs, seed=seed).repeat()
+    data = mix.dataset(batch_size=k * pack * packs, seed=seed).repeat()
     gan.fit(data, steps_per_epoch=steps, epochs=1, verbose=0)
     samples = gan.sample(2500, seed=10_000 + seed)
     coverage = kg.evaluation.mode_coverage(samples, mix)

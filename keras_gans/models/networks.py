@@ -54,6 +54,30 @@ def _batch_norm(name):
     return keras.layers.BatchNormalization(synchronized=True, name=name)
 
 
+@keras.saving.register_keras_serializable(package="keras_gans")
+class Maxout(keras.layers.Layer):
+    """Maxout (Goodfellow et al., 2013): the maximum over `pieces` consecutive features.
+
+    Input `[..., units * pieces]`, output `[..., units]`: feature j is the largest of
+    inputs j * pieces ... j * pieces + pieces - 1.
+    """
+
+    def __init__(self, pieces, **kwargs):
+        super().__init__(**kwargs)
+        self.pieces = int(pieces)
+
+    def call(self, inputs):
+        units = inputs.shape[-1] // self.pieces
+        grouped = keras.ops.reshape(inputs, (-1, *inputs.shape[1:-1], units, self.pieces))
+        return keras.ops.max(grouped, axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] // self.pieces)
+
+    def get_config(self):
+        return {**super().get_config(), "pieces": self.pieces}
+
+
 def _norm_layer(norm, name):
     if norm == "batch":
         return _batch_norm(name)
@@ -118,16 +142,23 @@ def mlp_generator(
     num_classes=None,
     embed_dim=16,
     output_activation="tanh",
+    batch_norm=False,
     seed=None,
     name="generator",
 ):
-    """An MLP generator: z (and labels) -> Dense/ReLU stack -> `output_shape`."""
+    """An MLP generator: z (and labels) -> Dense/ReLU stack -> `output_shape`.
+
+    With `batch_norm`, each hidden Dense is followed by BatchNorm before its ReLU (the
+    generator of PacGAN's 2-D experiments).
+    """
     seeds = _seeds(seed, "generator")
     inputs, x = _generator_inputs(latent_dim, num_classes, embed_dim, seeds)
     for i, units in enumerate(hidden):
         x = keras.layers.Dense(
             units, kernel_initializer=keras.initializers.GlorotUniform(seeds()), name=f"dense_{i}"
         )(x)
+        if batch_norm:
+            x = _batch_norm(f"batch_norm_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
     x = keras.layers.Dense(
         math.prod(output_shape),
@@ -147,13 +178,19 @@ def mlp_discriminator(
     pack=1,
     spectral_norm=False,
     dropout=0.0,
+    maxout=1,
     seed=None,
     name="discriminator",
 ):
     """An MLP discriminator on (packed) inputs: LeakyReLU(0.2) stack -> one logit/score.
 
-    With `pack=m` its input is `m` samples concatenated along the last axis.
+    With `pack=m` its input is `m` samples concatenated along the last axis. With
+    `maxout=k > 1` each hidden layer is a maxout layer of k pieces (a Dense of
+    width * k, then `Maxout`) instead of Dense + LeakyReLU: the discriminator of
+    PacGAN's 2-D experiments (k = 5).
     """
+    if int(maxout) < 1:
+        raise ValueError(f"maxout must be a number of pieces >= 1 (1: LeakyReLU layers); got {maxout!r}.")
     seeds = _seeds(seed, "discriminator")
     shape = tuple(input_shape[:-1]) + (input_shape[-1] * pack,)
     x_in = keras.Input(shape=shape, name="samples")
@@ -166,10 +203,13 @@ def mlp_discriminator(
         x = keras.layers.Concatenate(name="sample_and_label")([x, emb])
     for i, units in enumerate(hidden):
         dense = keras.layers.Dense(
-            units, kernel_initializer=keras.initializers.GlorotUniform(seeds()), name=f"dense_{i}"
+            units * maxout, kernel_initializer=keras.initializers.GlorotUniform(seeds()), name=f"dense_{i}"
         )
         x = _maybe_spectral(dense, spectral_norm, seeds)(x)
-        x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
+        if maxout > 1:
+            x = Maxout(maxout, name=f"maxout_{i}")(x)
+        else:
+            x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, seed=seeds(), name=f"dropout_{i}")(x)
     out = keras.layers.Dense(
@@ -285,6 +325,8 @@ def build_pair(
     embed_dim=None,
     output_activation=None,
     dropout=0.0,
+    g_batch_norm=False,
+    d_maxout=1,
     architecture="auto",
     seed=None,
 ):
@@ -300,6 +342,11 @@ def build_pair(
     if architecture == "auto":
         architecture = "dcgan" if len(image_shape) == 3 else "mlp"
     if architecture == "dcgan":
+        if g_batch_norm or d_maxout != 1:
+            raise ValueError(
+                "g_batch_norm and d_maxout are options of the MLP networks; got "
+                f"g_batch_norm={g_batch_norm!r}, d_maxout={d_maxout!r} for DCGAN networks."
+            )
         kwargs = {} if embed_dim is None else {"embed_dim": embed_dim}
         generator = dcgan_generator(
             latent_dim, image_shape, g_width, num_classes, seed=seed, **kwargs
@@ -313,10 +360,10 @@ def build_pair(
     kwargs = {} if embed_dim is None else {"embed_dim": embed_dim}
     generator = mlp_generator(
         latent_dim, image_shape, g_hidden, num_classes,
-        output_activation=output_activation, seed=seed, **kwargs,
+        output_activation=output_activation, batch_norm=g_batch_norm, seed=seed, **kwargs,
     )
     discriminator = mlp_discriminator(
         image_shape, d_hidden, num_classes, pack=pack, spectral_norm=spectral_norm,
-        dropout=dropout, seed=seed, **kwargs,
+        dropout=dropout, maxout=int(d_maxout), seed=seed, **kwargs,
     )
     return generator, discriminator

@@ -23,6 +23,10 @@ class VanillaGAN(base.FamilyGAN):
         output_activation: "tanh" (images) or "linear" (vectors); chosen by rank when None.
         spectral_norm: spectral normalisation on the discriminator (Miyato et al., 2018).
         pack: PacGAN packing.
+        g_batch_norm: BatchNorm before each hidden ReLU of the generator.
+        d_maxout: pieces of maxout hidden layers in the discriminator (1: Dense +
+            LeakyReLU). `g_batch_norm=True, d_maxout=5` with g_hidden=(400,) * 4,
+            d_hidden=(200,) * 3 and latent_dim=2 is PacGAN's 2-D setup.
         seed: seed of the initial weights and of the training noise.
 
     Example:
@@ -43,6 +47,8 @@ class VanillaGAN(base.FamilyGAN):
         output_activation=None,
         spectral_norm=False,
         pack=1,
+        g_batch_norm=False,
+        d_maxout=1,
         seed=None,
         **kwargs,
     ):
