@@ -19,6 +19,13 @@ a model name into one. TensorFlow loads only when a kind needs it: a remote gene
 runs with the REST client alone (its `sample` draws z with TensorFlow; `sample_uint8` and
 `generate` do not).
 
+Image-to-image translators (pix2pix, CycleGAN) are no generators (they take images, not z)
+and have their own small interface, `Translator`: `translate(images, direction="a_to_b")`
+gives float32 NumPy images in [-1, 1], from an in-process model (`ModelTranslator`) or an
+exported SavedModel (`SavedModelTranslator`, its `translate` / `translate_b_to_a`
+signatures); `as_translator` makes one from a model, a path or a zoo name, and
+`as_model` gives whichever of the two a path or name holds.
+
 Example:
     from keras_gans import generators
     from keras_gans.serving import Client
@@ -47,6 +54,12 @@ __all__ = [
     "SampleOnlyGenerator",
     "as_generator",
     "check_labels",
+    "Translator",
+    "ModelTranslator",
+    "SavedModelTranslator",
+    "as_translator",
+    "as_model",
+    "is_translation_model",
 ]
 
 
@@ -205,6 +218,12 @@ class SavedModelGenerator(Generator):
         self.signatures = self._loaded.signatures
         default = self.signatures[contract.SERVING_DEFAULT]
         inputs = default.structured_input_signature[1]
+        if contract.Z not in inputs:
+            raise ValueError(
+                f"{self.path or 'this SavedModel'} takes no z (its serving_default inputs: "
+                f"{', '.join(sorted(inputs))}): it is no generator; a translator loads with "
+                "as_translator or kg.pretrained.load."
+            )
         self.latent_dim = int(inputs[contract.Z].shape[-1])
         self.conditional = contract.LABELS in inputs
         self.image_shape = tuple(int(d) for d in default.structured_outputs[contract.IMAGES].shape[1:])
@@ -332,6 +351,7 @@ def _is_client(obj):
 
 
 def _from_path(spec, saved_models_dir=None):
+    """A `Generator` or a `Translator`, whichever the path or zoo name holds."""
     path = Path(spec)
     if not path.exists():
         if os.sep in str(spec) or str(spec).endswith(".keras"):
@@ -347,14 +367,32 @@ def _from_path(spec, saved_models_dir=None):
 
         import keras_gans.models  # noqa: F401  (registers the model classes)
 
-        return GANGenerator(keras.models.load_model(keras_file, compile=False), path=keras_file)
+        model = keras.models.load_model(keras_file, compile=False)
+        if is_translation_model(model):
+            return ModelTranslator(model, path=keras_file)
+        return GANGenerator(model, path=keras_file)
     found = layout.find_saved_model(path)
     if found is None:
         raise ValueError(
             f"{spec} is not a generator: expected a .keras file, a run folder with model.keras, a "
             "SavedModel version folder, a base path with version folders, or a name in saved_models/."
         )
-    return SavedModelGenerator(found.path)
+    return saved_model(found.path)
+
+
+def saved_model(path):
+    """A `SavedModelTranslator` or a `SavedModelGenerator` for the SavedModel version folder
+    `path`: a translator when its card says so (`"kind": "translator"`) or, without a card,
+    when its signatures are the translator ones."""
+    path = Path(path)
+    card = layout.read_card(path.parent)
+    if card:
+        translator = card.get("kind") == "translator"
+    else:
+        import tensorflow as tf
+
+        translator = contract.TRANSLATE in tf.saved_model.load(str(path)).signatures
+    return SavedModelTranslator(path) if translator else SavedModelGenerator(path)
 
 
 def as_generator(source, model=None, version=None, *, num_classes=None, saved_models_dir=None):
@@ -387,15 +425,222 @@ def as_generator(source, model=None, version=None, *, num_classes=None, saved_mo
         source, model = source
     if _is_client(source):
         return RemoteGenerator(source, model, version, num_classes)
+    if isinstance(source, Translator) or is_translation_model(source):
+        raise ValueError(
+            f"a {type(source).__name__} is an image-to-image translator, not a generator: it takes "
+            "images, not z (as_translator gives one)."
+        )
     if hasattr(source, "generate") and hasattr(source, "latent_dim"):
         return GANGenerator(source)
     if hasattr(source, "signatures"):
         return SavedModelGenerator(source)
     if isinstance(source, (str, os.PathLike)):
-        return _from_path(source, saved_models_dir)
+        found = _from_path(source, saved_models_dir)
+        if isinstance(found, Translator):
+            raise ValueError(
+                f"{source} is an image-to-image translator ({found.family}), not a generator: it "
+                "takes images, not z (as_translator, or kg.pretrained.load, gives one)."
+            )
+        return found
     if hasattr(source, "sample"):
         return SampleOnlyGenerator(source)
     raise TypeError(
         f"cannot generate from a {type(source).__name__}: expected a GAN, a SavedModel (or its path), "
         "a .keras path, a zoo name, a serving Client with model=, or an object with sample(n, seed=, labels=)."
     )
+
+
+# --------------------------------------------------------------------------- translators
+
+
+def is_translation_model(obj):
+    """True for an in-process image-to-image model: a `kg.models.Pix2Pix` or `CycleGAN`
+    (anything with `translators` and `translate`)."""
+    return hasattr(obj, "translators") and callable(getattr(obj, "translate", None))
+
+
+class Translator:
+    """What every kind of translator answers; subclasses implement `_translate`.
+
+    Attributes:
+        family: "pix2pix", "cyclegan", ... (from the model or its card).
+        directions: ("a_to_b",) or ("a_to_b", "b_to_a").
+        image_shape: (H, W, C_a) of A images; target_shape: (H, W, C_b) of B images.
+        kind: "model" (in process), "keras" (loaded from a .keras file) or "saved_model".
+        path, version, card_dir: where it was loaded from (None when not from files).
+    """
+
+    kind = "translator"
+    served = False
+    family = None
+    directions: tuple = ()
+    image_shape: tuple = ()
+    target_shape: tuple = ()
+    path = None
+    version = None
+    card_dir = None
+
+    def __repr__(self):
+        return f"{type(self).__name__}({str(self.path or '')!r})"
+
+    def input_shape(self, direction):
+        """(H, W, C) of the images `direction` takes."""
+        self._check_direction(direction)
+        return self.image_shape if direction == contract.A_TO_B else self.target_shape
+
+    def _check_direction(self, direction):
+        if direction not in self.directions:
+            raise ValueError(
+                f"{self!r} translates in the direction(s) {', '.join(map(repr, self.directions))}; "
+                f"got direction={direction!r}."
+            )
+
+    def translate(self, images, direction=contract.A_TO_B, batch_size=256):
+        """Translated images, float32 NumPy in [-1, 1].
+
+        Args:
+            images: `[n, H, W, C]` (or one `[H, W, C]` image) of the direction's input domain,
+                float in [-1, 1] or uint8 in [0, 255].
+            direction: "a_to_b", or "b_to_a" for a CycleGAN.
+            batch_size: images per forward pass (at most the export's `max_batch_size`).
+        """
+        self._check_direction(direction)
+        expected = tuple(self.input_shape(direction))
+        x = np.asarray(images)
+        single = x.ndim == len(expected)
+        if single:
+            x = x[None]
+        if tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"{self!r} translates ({direction}) images of shape {expected}; got images of "
+                f"shape {tuple(np.shape(images))}."
+            )
+        if x.dtype == np.uint8:
+            x = x.astype(np.float32) / 127.5 - 1.0
+        out = np.asarray(self._translate(x.astype(np.float32, copy=False), direction, checks.integer(batch_size, "batch_size")), np.float32)
+        return out[0] if single else out
+
+    def _translate(self, images, direction, batch_size):
+        raise NotImplementedError
+
+
+class ModelTranslator(Translator):
+    """An in-process `kg.models.Pix2Pix` / `CycleGAN` (its `translate`, `training=False`).
+
+    Args:
+        model: the model.
+        path: the .keras file it was loaded from, if any.
+    """
+
+    def __init__(self, model, path=None):
+        self.model = model
+        self.family = getattr(model, "family", type(model).__name__)
+        self.directions = tuple(d for d in contract.DIRECTIONS if d in model.translators)
+        self.image_shape = tuple(model.image_shape)
+        self.target_shape = tuple(model.target_shape)
+        self.kind = "model" if path is None else "keras"
+        if path is not None:
+            self.path = Path(path)
+            self.card_dir = self.path.parent if layout.has_card(self.path.parent) else None
+
+    def __repr__(self):
+        return type(self.model).__name__ + (f"({str(self.path)!r})" if self.path else "")
+
+    def _translate(self, images, direction, batch_size):
+        return self.model.translate(images, direction, batch_size=batch_size)
+
+
+class SavedModelTranslator(Translator):
+    """An exported translator (`kg.export.export_translator`), run in this process through
+    its `translate` (A -> B) and `translate_b_to_a` (B -> A) signatures, float32 in and out,
+    in chunks of the export's `max_batch_size`. No Python model class is needed.
+
+    Args:
+        path: a SavedModel version folder (`saved_models/<name>/<version>`).
+
+    Example:
+        t = SavedModelTranslator("saved_models/pix2pix_mnist_edges/1")
+        digits = t.translate(edge_maps)     # float32 [n, 28, 28, 1] in [-1, 1]
+    """
+
+    kind = "saved_model"
+    served = True
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.path = Path(path)
+        if not layout.is_saved_model(self.path):
+            raise ValueError(f"{self.path} is not a SavedModel folder (no saved_model.pb).")
+        self.version = layout.parse_version(self.path.name)
+        self._loaded = tf.saved_model.load(str(self.path))
+        self.signatures = self._loaded.signatures
+        if contract.TRANSLATE not in self.signatures:
+            raise ValueError(
+                f"{self.path} has no {contract.TRANSLATE!r} signature (it has "
+                f"{', '.join(sorted(self.signatures))}): it is no translator."
+            )
+        self.card = layout.read_card(self.path.parent)
+        self.card_dir = self.path.parent if self.card else None
+        self.family = self.card.get("family")
+        self.directions = tuple(
+            d for d in contract.DIRECTIONS if contract.translate_signature_name(d) in self.signatures
+        )
+        forward = self.signatures[contract.TRANSLATE]
+        (spec,) = forward.structured_input_signature[1].values()
+        self.image_shape = tuple(int(d) for d in spec.shape[1:])
+        self.target_shape = tuple(int(d) for d in forward.structured_outputs[contract.IMAGES].shape[1:])
+        self.max_batch_size = int(self.card.get("max_batch_size") or contract.DEFAULT_MAX_NUM_SAMPLES)
+
+    def _translate(self, images, direction, batch_size):
+        import tensorflow as tf
+
+        signature = self.signatures[contract.translate_signature_name(direction)]
+        step = min(batch_size, self.max_batch_size)
+        out = [
+            signature(**{contract.IMAGES: tf.constant(images[i : i + step])})[contract.IMAGES].numpy()
+            for i in range(0, len(images), step)
+        ]
+        shape = self.target_shape if direction == contract.A_TO_B else self.image_shape
+        return np.concatenate(out) if out else np.zeros((0, *shape), np.float32)
+
+
+def as_translator(source, *, saved_models_dir=None):
+    """A `Translator` from a translation model, a path or a zoo name.
+
+    Args:
+        source: a `Translator` (returned as is); a `kg.models.Pix2Pix` / `CycleGAN`; a path to
+            a SavedModel version folder, a model base path (its latest version), a `.keras`
+            file or a run folder holding `model.keras`; or the name of a shipped translator
+            (its latest SavedModel version, what a server serves).
+        saved_models_dir: where zoo names are looked up (see `layout.zoo_dir`).
+
+    Raises:
+        ValueError: nothing loadable there, or a generator rather than a translator.
+
+    Example:
+        t = as_translator("pix2pix_mnist_edges")
+        digits = t.translate(edge_maps)
+    """
+    if isinstance(source, Translator):
+        return source
+    if is_translation_model(source):
+        return ModelTranslator(source)
+    if isinstance(source, (str, os.PathLike)):
+        found = _from_path(source, saved_models_dir)
+        if not isinstance(found, Translator):
+            raise ValueError(f"{source} is a generator, not an image-to-image translator (as_generator gives one).")
+        return found
+    raise TypeError(
+        f"cannot translate with a {type(source).__name__}: expected a Pix2Pix or CycleGAN, a "
+        "translator's SavedModel (or its path), a .keras path or a zoo name."
+    )
+
+
+def as_model(source, *, saved_models_dir=None):
+    """`as_translator(source)` when `source` is (or holds) a translator, else `as_generator(source)`."""
+    if isinstance(source, Translator) or is_translation_model(source):
+        return as_translator(source)
+    if isinstance(source, (str, os.PathLike)):
+        return _from_path(source, saved_models_dir)
+    return as_generator(source, saved_models_dir=saved_models_dir)

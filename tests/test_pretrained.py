@@ -144,7 +144,7 @@ def test_load_takes_local_paths_of_every_kind(zoo, tmp_path):
     assert isinstance(exported, pretrained.SavedModelGenerator)
     version = pretrained.load(zoo["root"] / "tiny_cgan" / "1")  # a version folder
     assert isinstance(version, pretrained.SavedModelGenerator) and version.num_classes == 4
-    with pytest.raises(ValueError, match="holds neither a .keras GAN nor a SavedModel version"):
+    with pytest.raises(ValueError, match="holds neither a .keras model nor a SavedModel version"):
         pretrained.load(zoo["root"] / "half_written")
     with pytest.raises(ValueError, match="is a .keras file; it has no SavedModel versions"):
         pretrained.load(keras_file, version=1)
@@ -167,3 +167,28 @@ def test_a_remote_preset_that_cannot_be_fetched_is_a_clear_error():
     except ImportError:
         with pytest.raises(ValueError, match="Could not load the preset hf://keras-gans/dcgan_mnist"):
             kg.models.DCGAN.from_preset("hf://keras-gans/dcgan_mnist")
+
+
+def test_translators_are_listed_and_loaded_apart_from_generators(zoo, tmp_path):
+    from keras_gans import generators
+
+    root = tmp_path / "zoo"
+    shutil.copytree(zoo["root"], root)
+    p2p = kg.models.Pix2Pix(g_width=4, d_width=4, depth=2, seed=3)
+    kg.export.export_translator(p2p, root / "tiny_p2p")
+    assert pretrained.list(root) == ["tiny_cgan", "tiny_dcgan"]  # generators, as before
+    assert pretrained.list(root, kind="translator") == ["tiny_p2p"]
+    assert pretrained.list(root, kind="all") == ["tiny_cgan", "tiny_dcgan", "tiny_p2p"]
+    assert (pretrained.kind("tiny_p2p", root), pretrained.kind("tiny_dcgan", root)) == ("translator", "generator")
+    edges = np.random.default_rng(0).integers(0, 256, (3, 28, 28, 1)).astype(np.uint8)
+    exported = pretrained.load("tiny_p2p", root)  # no .keras file: the latest SavedModel
+    assert isinstance(exported, pretrained.SavedModelTranslator) and exported.directions == ("a_to_b",)
+    np.testing.assert_allclose(exported.translate(edges), p2p.translate(edges), atol=1e-5)
+    p2p.save(root / "tiny_p2p" / "tiny_p2p.keras")
+    assert isinstance(pretrained.load("tiny_p2p", root), kg.models.Pix2Pix)
+    with pytest.raises(ValueError, match="is an image-to-image translator"):
+        generators.as_generator(root / "tiny_p2p" / "1")
+    with pytest.raises(ValueError, match="is a generator, not an image-to-image translator"):
+        generators.as_translator(root / "tiny_dcgan")
+    with pytest.raises(ValueError, match="translates in the direction"):
+        exported.translate(edges, "b_to_a")

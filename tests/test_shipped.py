@@ -1,5 +1,5 @@
-"""The generators shipped in saved_models/: served as they are, and measured as their
-cards say."""
+"""The models shipped in saved_models/ (generators and translators): served as they are,
+and measured as their cards say."""
 
 import json
 import os
@@ -19,7 +19,8 @@ from keras_gans.serving.server import config as serving_config
 from tests.conftest import ROOT, shared_mnist_dir
 
 SAVED_MODELS = ROOT / "saved_models"
-SHIPPED = kg.pretrained.list(SAVED_MODELS) if SAVED_MODELS.exists() else []
+SHIPPED = kg.pretrained.list(SAVED_MODELS) if SAVED_MODELS.exists() else []  # the generators
+TRANSLATORS = kg.pretrained.list(SAVED_MODELS, kind="translator") if SAVED_MODELS.exists() else []
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not SHIPPED, reason="no generators shipped yet")]
 
 
@@ -31,7 +32,7 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The embedded server on every shipped generator, from a models.config as users write it."""
+    """The embedded server on every shipped model, from a models.config as users write it."""
     config = tmp_path_factory.mktemp("serving") / "models.config"
     serving_config.write_models_config(SAVED_MODELS, config, base_path_prefix="")
     rest, grpc_port = _free_port(), _free_port()
@@ -44,7 +45,7 @@ def server(tmp_path_factory):
     try:
         clients = Client(f"http://127.0.0.1:{rest}"), Client(f"grpc://127.0.0.1:{grpc_port}")
         deadline = time.monotonic() + 180
-        for name in SHIPPED:
+        for name in SHIPPED + TRANSLATORS:
             while True:
                 assert process.poll() is None, "the server exited"
                 try:
@@ -75,8 +76,22 @@ def test_shipped_generator_serves_what_it_samples_in_process(server, name):
     assert diff.max() <= 1 and (diff == 0).mean() > 0.999
 
 
+@pytest.mark.parametrize("name", TRANSLATORS)
+def test_shipped_translator_serves_what_it_translates_in_process(server, name):
+    rest, grpc = server
+    card = kg.pretrained.card(name, SAVED_MODELS)
+    local = kg.pretrained.load(name, SAVED_MODELS)
+    a, b, _ = kg.data.mnist_task(card["task"], ROOT / "tests" / "data" / "mnist", split="test")
+    for direction, images in zip(card["directions"], (a[:16], b[:16])):
+        over_rest = rest.translate(name, images, direction=direction)
+        np.testing.assert_array_equal(over_rest, grpc.translate(name, images, direction=direction))
+        assert over_rest.shape == (16, *card["target_shape" if direction == "a_to_b" else "image_shape"])
+        diff = np.abs(images_lib.to_uint8(local.translate(images, direction)).astype(int) - over_rest.astype(int))
+        assert diff.max() <= 1 and (diff == 0).mean() > 0.999
+
+
 @pytest.mark.skipif(shared_mnist_dir() is None, reason="needs the full MNIST test split (../shared/data/mnist)")
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", SHIPPED + TRANSLATORS)
 def test_card_metrics_are_reproduced_by_keras_gans_evaluate(name, tmp_path):
     measured = kg.pretrained.card(name, SAVED_MODELS).get("metrics")
     assert measured, f"{name}'s card has no measured metrics"

@@ -1,6 +1,8 @@
-"""`keras-gans evaluate`: a generator's MNIST FID, IS, KID and class balance, beside real data's.
+"""`keras-gans evaluate`: a generator's MNIST FID, IS, KID and class balance, beside real data's;
+a translator's L1 and classifier accuracy on its MNIST task's test pairs.
 
     keras-gans evaluate dcgan_mnist --dataset ../shared/data/mnist --update-card
+    keras-gans evaluate pix2pix_mnist_edges --dataset ../shared/data/mnist --update-card
     keras-gans evaluate saved_models/cgan_mnist/1 --dataset ../shared/data/mnist -n 2000
     keras-gans evaluate runs/dcgan_mnist --dataset ../shared/data/mnist --memorisation nn.png
 
@@ -10,9 +12,12 @@ The measurements are `keras_gans.evaluation.report`.
 
 def add_parser(subparsers):
     p = subparsers.add_parser(
-        "evaluate", help="measure a generator (MNIST FID, IS, KID, class balance)",
+        "evaluate", help="measure a generator (MNIST FID, IS, KID, class balance) or a translator",
         description="Measure a generator: MNIST FID, MNIST IS, KID, class balance or label accuracy, "
-                    "beside the real data's own values; optionally a memorisation check.",
+                    "beside the real data's own values; optionally a memorisation check. Measure a "
+                    "translator (pix2pix, CycleGAN) on its MNIST task's --split pairs: L1 to the true "
+                    "translations beside the identity mapping's, and the classifier's accuracy on the "
+                    "outputs (and, for CycleGAN, on its cycles).",
     )
     p.add_argument("model", help="a name in saved_models/, a model base path (latest version), a SavedModel "
                                  "version folder, a .keras file or a run folder")
@@ -22,7 +27,11 @@ def add_parser(subparsers):
                    help="training images for the real floor and the memorisation check (default: --dataset, "
                         "when it has the --train-split)")
     p.add_argument("--train-split", default="train")
-    p.add_argument("-n", "--num-samples", type=int, default=10000, help="generated samples (default 10000)")
+    p.add_argument("-n", "--num-samples", type=int, default=10000,
+                   help="generated samples, or a translator's test pairs (default 10000)")
+    p.add_argument("--task", default=None,
+                   help="a translator's MNIST task (mnist_edges, mnist_inpaint, mnist_invert, mnist_dilate); "
+                        "default: the one its card records")
     p.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--classifier", default=None,
@@ -52,5 +61,6 @@ def run(args):
         kid_subset_size=args.kid_subset_size, floor=not args.no_floor, write_card=args.update_card,
         memorisation_png=args.memorisation, memorisation_samples=args.memorisation_samples,
         grid_samples=args.grid_samples, k=args.k, json_path=args.json, command=args.command_line,
+        task=args.task,
     )
     return 0

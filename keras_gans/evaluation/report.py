@@ -20,7 +20,10 @@ any extractor.
 
 `report` runs all of this (and, if asked, `memorisation_check`), prints a markdown table and
 writes the record into the model's card; it is `keras-gans evaluate MODEL --dataset DIR`
-(keras_gans/cli/evaluate.py).
+(keras_gans/cli/evaluate.py). Given an image-to-image translator (pix2pix, CycleGAN), it
+measures it on its MNIST task's test pairs instead (`keras_gans.evaluation.translation`: L1
+to the true translations beside the identity mapping's, the classifier's accuracy on the
+outputs and, for a CycleGAN, on its cycles), into the same kind of record.
 
 Example:
     import keras_gans as kg
@@ -377,8 +380,10 @@ def report(
     k: int = 3,
     json_path: str | os.PathLike | None = None,
     command: str | None = None,
+    task: str | None = None,
 ) -> dict:
-    """Measures a generator and prints a markdown table of its metrics (`keras-gans evaluate`).
+    """Measures a generator (or a translator) and prints a markdown table of its metrics
+    (`keras-gans evaluate`).
 
     Args:
         model: a name in saved_models/, a model base path (latest version), a SavedModel
@@ -397,6 +402,10 @@ def report(
             samples shown, and training neighbours shown per sample.
         json_path: also write the record as JSON there.
         command: the command line recorded (e.g. "keras-gans evaluate dcgan_mnist ...").
+        task: a translator's MNIST task (`keras_gans.data.MNIST_TASKS`); None for the one
+            its card records. A translator is measured on the first `num_samples` pairs of
+            `split` (`translation.evaluate_translator`); the floor, train and memorisation
+            arguments are for generators only.
 
     Returns:
         The record (what the card and the JSON file hold).
@@ -407,7 +416,13 @@ def report(
     from keras_gans import data
 
     started = time.time()
-    gen = generators.as_generator(model)
+    gen = generators.as_model(model)
+    if isinstance(gen, generators.Translator):
+        return _translator_report(
+            gen, model, dataset, split=split, num_samples=num_samples, seed=seed, batch_size=batch_size,
+            classifier=classifier, write_card=write_card, json_path=json_path, command=command, task=task,
+            started=started,
+        )
     info = {"kind": gen.kind, "path": str(gen.path), "version": gen.version, "card_dir": gen.card_dir}
     if write_card and info["card_dir"] is None:
         raise ValueError(
@@ -477,6 +492,56 @@ def report(
     if write_card:
         update_card(info["card_dir"], record, info["version"])
         print(f"\nwrote the metrics into {Path(info['card_dir']) / 'card.json'}")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        layout.write_json(json_path, record)
+    return record
+
+
+def _translator_report(translator, model, dataset, *, split, num_samples, seed, batch_size, classifier,
+                       write_card, json_path, command, task, started):
+    """`report` for an image-to-image translator: its task's test pairs, the table, the card."""
+    from keras_gans.evaluation import translation
+
+    card_dir = translator.card_dir
+    if write_card and card_dir is None:
+        raise ValueError(
+            f"--update-card: {model} has no card.json beside it (cards live in a model's base "
+            "path, e.g. saved_models/NAME/card.json)."
+        )
+    card = layout.read_card(card_dir) if card_dir is not None else {}
+    task = task or translation.task_of(card)
+    if task is None:
+        raise ValueError(
+            f"{model} is a translator, and its card names no MNIST task it was trained on: pass "
+            "--task (mnist_edges, mnist_inpaint, mnist_invert or mnist_dilate)."
+        )
+    classifier_path = Path(classifier) if classifier else default_classifier_path()
+    pairs = translation.task_pairs(task, dataset, split, num_samples)
+    scores = translation.evaluate_translator(
+        translator, task, dataset, classifier=load_classifier(classifier_path, batch_size),
+        batch_size=batch_size, pairs=pairs,
+    )
+    print(f"{translator.path} ({translator.kind}, {translator.family}), task {pairs.task}: "
+          f"{len(pairs)} pairs from the {split} split of {dataset}\n")
+    print(translation.format_translation_table(scores))
+    record = {
+        "num_samples": len(pairs),
+        "seed": seed,
+        "batch_size": batch_size,
+        "command": command,
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_time_seconds": round(time.time() - started, 1),
+        "source": {"kind": translator.kind, "path": str(translator.path), "version": translator.version},
+        "task": pairs.task,
+        "dataset": {"path": str(dataset), "split": split, "num_images": len(pairs)},
+        "classifier": {"path": str(classifier_path), "sha256": layout.file_sha256(classifier_path)},
+        "scores": {key: score.to_dict() for key, score in scores.items()},
+        "real": None,
+    }
+    if write_card:
+        update_card(card_dir, record, translator.version)
+        print(f"\nwrote the metrics into {Path(card_dir) / 'card.json'}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         layout.write_json(json_path, record)
