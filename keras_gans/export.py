@@ -166,7 +166,8 @@ def _build_serving_module(gan, max_num_samples):
     module = tf.Module(name="generator_serving")
     # Tracking the generator's variables (not the Keras objects) keeps the
     # SavedModel to weights + signatures, and the export fast.
-    module.generator_variables = [getattr(v, "value", v) for v in gan.generator.variables]
+    variables = gan.generation_variables() if hasattr(gan, "generation_variables") else gan.generator.variables
+    module.generator_variables = [getattr(v, "value", v) for v in variables]
     signatures = {}
     for name, signature in signature_specs.items():
         function = tf.function(

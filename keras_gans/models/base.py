@@ -97,6 +97,11 @@ class GAN(keras.Model):
         seed: integer seed of the training noise (z, gradient-penalty alpha); a random
             one when None. Recorded in the config, so a loaded model continues the same
             noise stream.
+        ema_decay: keep an exponential moving average of the generator's trainable
+            weights, `ema = ema_decay * ema + (1 - ema_decay) * w` after every generator
+            update (Yazici et al., 2019), and generate from it: `generate`, `sample`, the
+            sample grids, evaluation and export all use the average; training updates the
+            generator itself as before. None (the default) keeps no average.
 
     Example:
         gan = kg.models.DCGAN(image_shape=(28, 28, 1), latent_dim=64)
@@ -120,6 +125,7 @@ class GAN(keras.Model):
         num_classes=None,
         pack=1,
         seed=None,
+        ema_decay=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -152,6 +158,10 @@ class GAN(keras.Model):
             shape=(), dtype="int64", initializer="zeros", trainable=False, autocast=False,
             aggregation="only_first_replica", name="eval_batches",
         )
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self._ema = None
+        if self.ema_decay is not None:
+            self._ema = self._averaged_generator_weights()
         self.d_optimizer = None
         self.g_optimizer = None
         self.gan_loss = None
@@ -161,6 +171,22 @@ class GAN(keras.Model):
         # Both networks exist, so the GAN is built: Keras must not try to build it
         # from the first batch (which under a strategy happens in a replica context).
         self.built = True
+
+    def _averaged_generator_weights(self):
+        """The moving averages of the generator's trainable weights, starting from them."""
+        if not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1), e.g. 0.999; got {self.ema_decay}.")
+        if type(self)._train_step is not GAN._train_step:
+            raise ValueError(f"{type(self).__name__} keeps no moving average of its generator (ema_decay).")
+        averages = []
+        for i, var in enumerate(self.generator.trainable_variables):
+            average = self.add_weight(
+                shape=var.shape, dtype=var.dtype, initializer="zeros", trainable=False,
+                autocast=False, aggregation="only_first_replica", name=f"generator_ema_{i}",
+            )
+            average.assign(var)
+            averages.append(average)
+        return averages
 
     def _check_networks(self):
         expected = self.image_shape[:-1] + (self.image_shape[-1] * self.pack,)
@@ -302,10 +328,25 @@ class GAN(keras.Model):
         return self.generator(inputs, training=training)
 
     def generate(self, z, labels=None):
-        """Samples for given z (and labels), in inference mode, float32 in [-1, 1]."""
-        if self.num_classes is not None:
-            return self.generator([z, tf.cast(labels, tf.int32)], training=False)
-        return self.generator(z, training=False)
+        """Samples for given z (and labels), in inference mode, float32 in [-1, 1]; from
+        the generator's moving average when the GAN keeps one (`ema_decay`)."""
+        inputs = z if self.num_classes is None else [z, tf.cast(labels, tf.int32)]
+        if self._ema is None:
+            return self.generator(inputs, training=False)
+        out, _ = self.generator.stateless_call(
+            [a.value for a in self._ema],
+            [v.value for v in self.generator.non_trainable_variables],
+            inputs,
+            training=False,
+        )
+        return out
+
+    def generation_variables(self):
+        """The variables `generate` reads (an export tracks these): the generator's, or
+        its moving averages and its non-trainable state (batch-norm statistics)."""
+        if self._ema is None:
+            return list(self.generator.variables)
+        return list(self._ema) + list(self.generator.non_trainable_variables)
 
     def sample(self, n, seed=None, labels=None):
         """`n` samples as a float32 NumPy array in [-1, 1], `[n, *image_shape]`.
@@ -647,6 +688,11 @@ class GAN(keras.Model):
             g_loss = self._generator_loss(fake, g_labels, real[k - 1 :: k], stream + 2 * k + 1)
             scaled = self._scaled_for_gradients(g_loss, self.g_optimizer)
         self._apply(self.g_optimizer, tape.gradient(scaled, g_vars), g_vars)
+        if self._ema is not None:
+            # Every replica holds the same updated weights, so each computes the same
+            # average (the variables keep the first replica's).
+            for average, var in zip(self._ema, g_vars):
+                average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * var)
         self.g_loss_tracker.update_state(g_loss)
         self.train_steps.assign_add(1)
         return self._logs()
@@ -752,14 +798,24 @@ class GAN(keras.Model):
         return "float32"
 
     def save_own_variables(self, store):
-        # train_steps only: eval_batches belongs to one evaluate() run.
+        # train_steps (eval_batches belongs to one evaluate() run), then the averages.
         store["0"] = self.train_steps
+        for i, average in enumerate(self._ema or []):
+            store[f"generator_ema_{i}"] = average
 
     def load_own_variables(self, store):
         # Files saved before the GAN had its own step counter hold no variable here; the
         # counter then starts at 0.
         if "0" in store:
             self.train_steps.assign(store["0"])
+        for i, average in enumerate(self._ema or []):
+            key = f"generator_ema_{i}"
+            if key not in store:
+                raise ValueError(
+                    f"This file holds no moving average of the generator ({key}), which the "
+                    f"model (ema_decay={self.ema_decay}) expects."
+                )
+            average.assign(store[key])
 
     def _keras_config(self):
         """What every Keras model records of itself, whatever its own arguments."""
@@ -774,6 +830,7 @@ class GAN(keras.Model):
             "num_classes": self.num_classes,
             "pack": self.pack,
             "seed": self.seed,
+            "ema_decay": self.ema_decay,
         }
 
     @classmethod
@@ -818,6 +875,7 @@ class FamilyGAN(GAN):
         return {
             **self._keras_config(),
             **self._family_config,
+            **({} if self.ema_decay is None else {"ema_decay": self.ema_decay}),
             "precision": self.precision,
             "config_version": self.config_version,
         }
