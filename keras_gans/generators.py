@@ -505,19 +505,8 @@ class Translator:
             batch_size: images per forward pass (at most the export's `max_batch_size`).
         """
         self._check_direction(direction)
-        expected = tuple(self.input_shape(direction))
-        x = np.asarray(images)
-        single = x.ndim == len(expected)
-        if single:
-            x = x[None]
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"{self!r} translates ({direction}) images of shape {expected}; got images of "
-                f"shape {tuple(np.shape(images))}."
-            )
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 127.5 - 1.0
-        out = np.asarray(self._translate(x.astype(np.float32, copy=False), direction, checks.integer(batch_size, "batch_size")), np.float32)
+        x, single = checks.translation_batch(images, self.input_shape(direction), repr(self), direction)
+        out = np.asarray(self._translate(x, direction, checks.integer(batch_size, "batch_size")), np.float32)
         return out[0] if single else out
 
     def _translate(self, images, direction, batch_size):

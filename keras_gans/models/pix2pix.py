@@ -166,19 +166,9 @@ class TranslationGAN(base.FamilyGAN):
             b = model.translate(a_images)                  # [N, H, W, C_b]
         """
         translator = self._translator(direction)
-        expected = tuple(int(d) for d in translator.inputs[0].shape[1:])
-        x = np.asarray(images)
-        single = x.ndim == len(expected)
-        if single:
-            x = x[None]
-        if tuple(x.shape[1:]) != expected:
-            raise ValueError(
-                f"{type(self).__name__} translates ({direction}) images of shape {expected}; "
-                f"got images of shape {tuple(np.shape(images))}."
-            )
-        if x.dtype == np.uint8:
-            x = x.astype(np.float32) / 127.5 - 1.0
-        x = x.astype(np.float32, copy=False)
+        x, single = checks.translation_batch(
+            images, translator.inputs[0].shape[1:], type(self).__name__, direction
+        )
         batch_size = checks.integer(batch_size, "batch_size")
         out = [
             np.asarray(translator(x[i : i + batch_size], training=False))
