@@ -391,8 +391,11 @@ def toy_table(records, variants, setup, seeds_wanted):
 
 
 def shipped_generators(saved_models):
-    """(name, latest version path) of every model folder (the classifier's has no versions)."""
-    names = layout.model_names(saved_models)
+    """(name, latest version path) of every generator folder (the classifier's has no
+    versions; translators, whose cards say so, take images, not z)."""
+    from keras_gans import pretrained
+
+    names = pretrained.list(saved_models)
     return [(name, layout.find_saved_model(Path(saved_models) / name).path) for name in names]
 
 

@@ -21,6 +21,15 @@ except RuntimeError:  # already initialised by an earlier import: tests needing 
     pass
 
 
+@pytest.fixture(autouse=True)
+def _no_global_tensorflow_seed():
+    """Every test starts without TensorFlow's global seed, whatever an earlier test (or an
+    in-process `keras-gans train`, which seeds everything) set: op-seeded randomness such
+    as `Mixture.dataset`'s reshuffle then draws what it draws in a fresh process."""
+    tf.random.set_seed(None)
+    yield
+
+
 def shared_mnist_dir():
     """../shared/data/mnist (or $KERAS_GANS_MNIST_DIR), or None for a user without it."""
     path = Path(os.environ.get("KERAS_GANS_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
@@ -29,6 +38,11 @@ def shared_mnist_dir():
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: learning or end-to-end tests (still run in CI)")
+    config.addinivalue_line(
+        "markers",
+        "cards: the shipped cards' numbers reproduced on the full MNIST test split (`make "
+        "check-cards`; minutes of evaluation, rerun whenever a card changes, not in `make test`)",
+    )
 
 
 @pytest.fixture(scope="session")
