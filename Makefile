@@ -9,7 +9,7 @@ MNIST ?= $(firstword $(wildcard ../shared/data/mnist) mnist)
 # `make demo VERBOSE=1` also shows TensorFlow's logs (`keras-gans --verbose demo`).
 KERAS_GANS_FLAGS := $(if $(VERBOSE),--verbose)
 
-.PHONY: demo demo-train test test-fast bench install clean
+.PHONY: demo demo-train test test-fast check-cards bench install clean
 
 install: $(STAMP)
 
@@ -23,10 +23,15 @@ demo: $(STAMP)
 	$(BIN)/python -m keras_gans.cli $(KERAS_GANS_FLAGS) demo --mnist $(MNIST) --out demo_out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -m "not cards" tests
+
+# The shipped cards' numbers, reproduced by `keras-gans evaluate` on the full test split
+# (needs ../shared/data/mnist; ~5 minutes): run it whenever a card changes.
+check-cards: $(STAMP)
+	$(BIN)/python -m pytest -q -m cards tests
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow" tests
+	$(BIN)/python -m pytest -q -m "not slow and not cards" tests
 
 # The speed tables (minutes, not part of `make test`): written to benchmarks/results/ with
 # the machine they ran on.

@@ -90,6 +90,7 @@ def test_shipped_translator_serves_what_it_translates_in_process(server, name):
         assert diff.max() <= 1 and (diff == 0).mean() > 0.999
 
 
+@pytest.mark.cards
 @pytest.mark.skipif(shared_mnist_dir() is None, reason="needs the full MNIST test split (../shared/data/mnist)")
 @pytest.mark.parametrize("name", SHIPPED + TRANSLATORS)
 def test_card_metrics_are_reproduced_by_keras_gans_evaluate(name, tmp_path):
