@@ -130,6 +130,9 @@ def test_keras_spectral_normalization_misses_the_sigma_term():
     theirs = keras.layers.SpectralNormalization(keras.layers.Dense(4))
     theirs.build(x.shape)
     theirs.layer.kernel.assign(w)
+    # Keras draws its u unseeded (from whatever state earlier tests left); start both layers
+    # from our seeded u, so the power step, and sigma ~ 3, are the same in any test order.
+    theirs.vector_u.assign(np.reshape(ours.u.numpy(), theirs.vector_u.shape))
     grads = []
     for layer, u0, kernel in ((ours, ours.u, ours.kernel), (theirs, theirs.vector_u, theirs.layer.kernel)):
         v, u = _power_step(u0.numpy().astype("float64"), w.astype("float64"))
