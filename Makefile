@@ -6,6 +6,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 MNIST ?= $(firstword $(wildcard ../shared/data/mnist) mnist)
+# pytest processes (pytest-xdist); a test file stays in one process, as its module fixtures
+# and its order assume. `make test TEST_WORKERS=0` runs everything in this process.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 # `make demo VERBOSE=1` also shows TensorFlow's logs (`keras-gans --verbose demo`).
 KERAS_GANS_FLAGS := $(if $(VERBOSE),--verbose)
 
@@ -23,15 +27,15 @@ demo: $(STAMP)
 	$(BIN)/python -m keras_gans.cli $(KERAS_GANS_FLAGS) demo --mnist $(MNIST) --out demo_out
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not cards" tests
+	$(PYTEST) -m "not cards" tests
 
 # The shipped cards' numbers, reproduced by `keras-gans evaluate` on the full test split
 # (needs ../shared/data/mnist; ~5 minutes): run it whenever a card changes.
 check-cards: $(STAMP)
-	$(BIN)/python -m pytest -q -m cards tests
+	$(PYTEST) -m cards tests
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not cards" tests
+	$(PYTEST) -m "not slow and not cards" tests
 
 # The speed tables (minutes, not part of `make test`): written to benchmarks/results/ with
 # the machine they ran on.

@@ -34,6 +34,6 @@ setup(
         "numpy",
         "scipy",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "pytest-xdist"]},
     entry_points={"console_scripts": ["keras-gans=keras_gans.cli:main"]},
 )
