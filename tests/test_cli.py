@@ -144,6 +144,25 @@ def test_out_folder_of_another_run_is_not_overwritten(tmp_path):
     assert int(keras.models.load_model(run / "model.keras").g_optimizer.iterations.numpy()) == 6
 
 
+def test_a_run_folder_copied_without_its_backups_continues_from_its_checkpoint(tmp_path):
+    # A committed run in progress: model.keras and a `running` record, no backup/ (a
+    # session that ended mid-run; resumed from the commit on another machine).
+    run = tmp_path / "run"
+    flags = ["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+             "--steps-per-epoch", "2", "--seed", "1", "--out", str(run), "--verbose", "0"]
+    cli.main([*flags, "--epochs", "2"])
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(record | {"status": "running", "epochs": 3}))
+    assert not (run / "backup").exists()
+    first_grid = run / "samples" / "samples_epoch_0001.png"
+    written = first_grid.stat().st_mtime_ns
+    cli.main([*flags, "--epochs", "3"])
+    assert [int(r["epoch"]) for r in history_rows(run)] == [1, 2, 3]
+    assert first_grid.stat().st_mtime_ns == written, "epochs 1 and 2 were trained again"
+    assert int(keras.models.load_model(run / "model.keras").g_optimizer.iterations.numpy()) == 6
+    assert json.loads((run / "run.json").read_text())["status"] == "finished"
+
+
 def test_folder_with_checkpoints_but_no_record(tmp_path):
     (tmp_path / "backup").mkdir()
     expect_error(["train", "dcgan", "--dataset", SUBSET, "--out", str(tmp_path)], "another run's files", "backup")

@@ -24,7 +24,7 @@ def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, e
         runs.write_run(work, config, status, epochs_done, epochs=args.epochs, started=started,
                        command=getattr(args, "command_line", None), extra=extra)
 
-    resume_from_model = previous is not None and previous["status"] == "finished"
+    resume_from_model = runs.resumes_from_model(args.out, previous)
     record("running", (previous or {}).get("epochs_done", 0))
     initial_epoch = previous["epochs_done"] if resume_from_model else 0
 

@@ -200,7 +200,7 @@ def _train(args, previous, started):
     chief = _is_chief(strategy)
     work = out if chief else out / f"worker_{strategy.cluster_resolver.task_id}"
 
-    resume_from_model = previous is not None and previous["status"] == "finished"
+    resume_from_model = runs.resumes_from_model(out, previous)
     with strategy.scope():
         if resume_from_model:
             gan = keras.models.load_model(out / "model.keras")

@@ -10,7 +10,9 @@ Before any work, `check_out_folder` decides what a new start in that folder mean
 
 - no run.json and no checkpoints: a new run;
 - a `running` run (killed, or stopped) with the same settings: resumed automatically
-  (`BackupAndRestore` continues mid-epoch);
+  (`BackupAndRestore` continues mid-epoch); a `running` run whose folder lost its
+  backups (copied without `backup/`, as a committed checkpoint is) continues from its
+  `model.keras` at the epoch its record names (`resumes_from_model`);
 - a `finished` run: refused unless `resume=True` (train it further with more epochs);
 - a run with other settings (`RUN_KEYS`), or checkpoints without run.json: refused,
   naming what differs, so two experiments never mix in one folder.
@@ -59,6 +61,23 @@ CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
 
 class RunFolderError(ValueError):
     """A run folder, or a starting point, that this run may not use (the message says why)."""
+
+
+def resumes_from_model(out: str | os.PathLike, previous: Mapping | None) -> bool:
+    """Whether a continued run starts from `out/model.keras` (at `previous["epochs_done"]`).
+
+    True for a finished run trained further, and for a `running` run with no complete
+    backup but a checkpoint of at least one epoch: a run folder copied without its
+    `backup/` (a committed checkpoint, resumed on another machine). Otherwise a running
+    run is restored by `BackupAndRestore` from `out/backup`, mid-epoch, or starts anew.
+    """
+    if previous is None:
+        return False
+    if previous["status"] == "finished":
+        return True
+    out = Path(out)
+    backed_up = any((out / "backup").glob("epoch-*"))
+    return not backed_up and previous.get("epochs_done", 0) > 0 and (out / "model.keras").exists()
 
 
 def run_config(settings: Mapping) -> dict:
