@@ -99,7 +99,7 @@ def train(args, previous, started, is_chief):
 
     import keras_gans as kg
     from keras_gans.cli._run_fit import fit_in_run_folder
-    from keras_gans.training import callbacks as run_callbacks, distribute
+    from keras_gans.training import callbacks as run_callbacks, distribute, runs
 
     check_flags(args)
     strategy = distribute.get_strategy(args.strategy)
