@@ -232,3 +232,27 @@ def test_grpc_messages_are_truncated_like_tf_serving():
     assert context.details == "x" * 1024 + "...TRUNCATED"
     _abort(context, ServingError("NOT_FOUND", "short"))
     assert (context.code, context.details) == (grpc.StatusCode.NOT_FOUND, "short")
+
+
+def test_servable_callables_agree_with_session_run_past_their_cap(versions, monkeypatch):
+    from keras_gans.serving.server import manager as manager_lib
+
+    servable = _manager(versions).resolve("dcgan")
+    sample = servable.signature_defs["sample"]
+    feeds = {sample.inputs["num_samples"].name: np.array(3, np.int32),
+             sample.inputs["seed"].name: np.array(5, np.int64)}
+    fetches = {"images": sample.outputs["images"].name}
+    expected = servable.session.run(fetches, feed_dict=feeds)["images"]
+    monkeypatch.setattr(manager_lib, "_MAX_CALLABLES", 1)
+    first = servable.run(feeds, fetches)["images"]        # made into a callable
+    again = servable.run(feeds, fetches)["images"]        # the same callable
+    z = {servable.signature_defs["serving_default"].inputs["z"].name: np.zeros([2, 4], np.float32)}
+    out = {"images": servable.signature_defs["serving_default"].outputs["images"].name}
+    other = servable.run(z, out)["images"]                # past the cap: Session.run
+    assert len(servable._callables) == 1
+    np.testing.assert_array_equal(first, expected)
+    np.testing.assert_array_equal(again, expected)
+    np.testing.assert_array_equal(other, servable.session.run(out, feed_dict=z)["images"])
+    bad = {servable.signature_defs["serving_default"].inputs["z"].name: np.zeros([2, 5], np.float32)}
+    with pytest.raises(ValueError):
+        servable.run(bad, out)

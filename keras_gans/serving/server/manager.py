@@ -33,6 +33,9 @@ log = logging.getLogger("keras_gans.serving")
 
 START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
 
+# The most feed-and-fetch combinations a servable keeps a session callable for (`Servable.run`).
+_MAX_CALLABLES = 64
+
 
 def _error_code_name(exception):
     """Canonical code name for an exception raised while loading a SavedModel."""
@@ -92,13 +95,33 @@ class Servable:
         # that safe to do from many threads.
         self.graph.finalize()
         self.signature_defs = dict(meta_graph.signature_def)
+        self._callables = {}  # see run()
+        self._callables_lock = threading.Lock()
         # `batching.QueueOptions` when requests to this version are batched (set by
         # the manager from its `BatchingConfig`), else None.
         self.batching_options = None
 
     def run(self, feeds, fetches):
-        """Runs the session: `feeds` {tensor name: array}, `fetches` {alias: tensor name}."""
-        return self.session.run(fetches, feed_dict=feeds)
+        """Runs the session: `feeds` {tensor name: array}, `fetches` {alias: tensor name}.
+
+        Each combination of fed and fetched tensors gets a callable of the session
+        (`Session.make_callable`), made once: it skips `Session.run`'s per-call parsing of
+        feeds and fetches (~0.3-1 ms of a 1-sample request here) and checks fed shapes
+        the same way. Past `_MAX_CALLABLES` combinations (output filters of many
+        subsets), the rest go through `Session.run`.
+        """
+        key = (tuple(feeds), tuple(fetches.items()))
+        run = self._callables.get(key)
+        if run is None:
+            with self._callables_lock:
+                run = self._callables.get(key)
+                if run is None and len(self._callables) < _MAX_CALLABLES:
+                    run = self._callables[key] = self.session.make_callable(
+                        list(fetches.values()), feed_list=list(feeds)
+                    )
+        if run is None:
+            return self.session.run(fetches, feed_dict=feeds)
+        return dict(zip(fetches, run(*feeds.values())))
 
     def __del__(self):
         # In-flight requests hold a reference; the session closes after the last.
