@@ -4,11 +4,14 @@ Three tables, measured side by side in one run on loopback:
 
 1. **Latency** of one client for each signature and protocol, beside the same SavedModel
    run in process (the floor), for each `--num-samples` (p50, p90, p99, mean).
-2. **Throughput**: 1 and 16 concurrent clients (separate processes, so the load generator
-   is not one interpreter's lock) sending 1-sample `serving_default` requests for
-   `--seconds`, over REST and gRPC, with batching off and on (`--enable_batching` with the
-   parameters below): requests/s, p50 and p99 latency, the server's CPU time per request
-   and, with batching, the mean merged batch size the server reports.
+2. **Throughput**: 1 and 16 concurrent clients sending 1-sample `serving_default`
+   requests for `--seconds`, over REST and gRPC, with batching off and on
+   (`--enable_batching` with the parameters below): requests/s, p50 and p99 latency, the
+   server's CPU time per request and, with batching, the mean merged batch size the server
+   reports. Each client has its own connection (a keep-alive HTTP/1.1 one, or a gRPC
+   channel) and sends the request `Client.predict` encodes, encoded once: the clients run
+   as asyncio tasks in `--load-processes` processes, so the load generator's own CPU time,
+   reported beside the server's, leaves the two cores to the server as far as it can.
 3. **Memory**: the server's RSS with the five shipped generators loaded, idle and after a
    load run.
 
@@ -34,12 +37,13 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# A batch closes when it holds 16 requests (the most clients here) or after 10 ms.
+# TF Serving's batching parameters of the throughput table: a batch closes when it holds
+# 16 requests (the most clients here), or after --batch-timeout-micros, when a batch thread is free.
 BATCHING = """\
-max_batch_size { value: 16 }
-batch_timeout_micros { value: 10000 }
-max_enqueued_batches { value: 256 }
-num_batch_threads { value: 2 }
+max_batch_size {{ value: 16 }}
+batch_timeout_micros {{ value: {timeout} }}
+max_enqueued_batches {{ value: 256 }}
+num_batch_threads {{ value: {threads} }}
 """
 
 
@@ -58,6 +62,12 @@ def _times(fn, requests, warmup=3):
         fn()
         out.append((time.perf_counter() - start) * 1000)
     return np.asarray(out)
+
+
+def _cpu_seconds(pid):
+    """User + system CPU time of process `pid` so far."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Server:
@@ -81,8 +91,7 @@ class Server:
 
     def cpu_seconds(self):
         """User + system CPU time of the server process so far."""
-        fields = open(f"/proc/{self.process.pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _cpu_seconds(self.process.pid)
 
     def rss_mib(self):
         status = open(f"/proc/{self.process.pid}/status").read()
@@ -114,48 +123,114 @@ class Server:
         self.process.wait(timeout=30)
 
 
-def _client_worker(url, model, latent_dim, start, seconds, ready, queue):
-    """One load-generating client: 1-sample `serving_default` requests until the deadline."""
-    from keras_gans.serving import Client
+def _predict_bodies(model, z):
+    """(REST body, serialized gRPC PredictRequest) of a `serving_default` request for `z`,
+    encoded exactly as `Client.predict` encodes them."""
+    import orjson
+    from tensorflow_serving.apis import predict_pb2
 
-    client = Client(url)
+    from keras_gans.serving import client as client_lib
+
+    rest = orjson.dumps({"signature_name": "serving_default", "inputs": {"z": z.astype(np.float64)}},
+                        option=orjson.OPT_SERIALIZE_NUMPY)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["z"].CopyFrom(client_lib._tensor_proto(z, "DT_FLOAT"))
+    return rest, request.SerializeToString()
+
+
+async def _rest_client(host, port, request, end, latencies):
+    """One keep-alive HTTP/1.1 connection sending `request` until `end`; checks every answer."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.time() < end:
+            t = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+            body = await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200") or not body.startswith(b'{"outputs"'):
+                raise RuntimeError(f"unexpected answer: {head[:40]!r} {body[:80]!r}")
+            latencies.append((time.perf_counter() - t) * 1000)
+    finally:
+        writer.close()
+
+
+async def _grpc_client(target, request, end, latencies):
+    """One gRPC channel of its own sending the serialized `request` until `end`."""
+    import grpc
+
+    # Its own connection, as a separate client would have.
+    async with grpc.aio.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+        predict = channel.unary_unary("/tensorflow.serving.PredictionService/Predict")  # bytes in, bytes out
+        await predict(request)  # connect before the clock starts
+        while time.time() < end:
+            t = time.perf_counter()
+            if not await predict(request):
+                raise RuntimeError("empty PredictResponse")
+            latencies.append((time.perf_counter() - t) * 1000)
+
+
+def _load_worker(url, model, latent_dim, clients, start, seconds, ready, queue):
+    """`clients` concurrent clients in one process (asyncio), sending pre-encoded 1-sample
+    `serving_default` requests from `start` for `seconds`; puts their latencies (ms)."""
+    import asyncio
+
     z = np.random.default_rng(os.getpid()).standard_normal([1, latent_dim]).astype(np.float32)
-    client.predict(model, z)  # connect before the clock starts
-    ready.put(True)
-    while start.value == 0.0 or time.time() < start.value:
-        time.sleep(0.001)
-    latencies, end = [], start.value + seconds
-    while time.time() < end:
-        t = time.perf_counter()
-        client.predict(model, z)
-        latencies.append((time.perf_counter() - t) * 1000)
-    queue.put(latencies)
+    rest_body, grpc_request = _predict_bodies(model, z)
+    host_port = url.split("://", 1)[1]
+    host, port = host_port.rsplit(":", 1)
+    rest_request = (f"POST /v1/models/{model}:predict HTTP/1.1\r\nHost: {host_port}\r\n"
+                    f"Content-Type: application/json\r\nContent-Length: {len(rest_body)}\r\n\r\n").encode() + rest_body
+
+    async def run():
+        ready.put(True)
+        while start.value == 0.0 or time.time() < start.value:
+            await asyncio.sleep(0.001)
+        latencies, end = [], start.value + seconds
+        if url.startswith("grpc://"):
+            jobs = [_grpc_client(host_port, grpc_request, end, latencies) for _ in range(clients)]
+        else:
+            jobs = [_rest_client(host, int(port), rest_request, end, latencies) for _ in range(clients)]
+        await asyncio.gather(*jobs)
+        return latencies
+
+    queue.put(asyncio.run(run()))
 
 
-def throughput(server, url, model, clients, seconds, latent_dim):
-    """(requests/s, p50 ms, p99 ms, server CPU ms per request) for `clients` concurrent clients."""
+def throughput(server, url, model, clients, seconds, latent_dim, processes=2):
+    """One load run: {"latencies": ms array, "rate": requests/s, "server_cpu": server CPU
+    ms per request, "load_cpu": the load processes' CPU ms per request} for `clients`
+    concurrent clients spread over `processes` load processes."""
     context = multiprocessing.get_context("spawn")
     queue, ready = context.Queue(), context.Queue()
     start = context.Value("d", 0.0)
+    shares = [len(range(i, clients, processes)) for i in range(min(processes, clients))]
     workers = [
-        context.Process(target=_client_worker, args=(url, model, latent_dim, start, seconds, ready, queue))
-        for _ in range(clients)
+        context.Process(target=_load_worker, args=(url, model, latent_dim, n, start, seconds, ready, queue))
+        for n in shares
     ]
     for w in workers:
         w.start()
-    for _ in workers:  # every client connected: then start them together
+    for _ in workers:  # every load process ready: then start them together
         ready.get(timeout=300)
-    start_at = start.value = time.time() + 0.5
+    start_at = start.value = time.time() + 1.0
     while time.time() < start_at:
         time.sleep(0.001)
     cpu_before = server.cpu_seconds()
+    load_before = sum(_cpu_seconds(w.pid) for w in workers)
     results = [queue.get(timeout=seconds + 120) for _ in workers]
     cpu = server.cpu_seconds() - cpu_before
+    load = sum(_cpu_seconds(w.pid) for w in workers) - load_before
     for w in workers:
         w.join()
     latencies = np.concatenate([np.asarray(r) for r in results])
-    return (len(latencies) / seconds, np.percentile(latencies, 50), np.percentile(latencies, 99),
-            1000 * cpu / max(len(latencies), 1))
+    n = max(len(latencies), 1)
+    return {"latencies": latencies, "rate": len(latencies) / seconds,
+            "server_cpu": 1000 * cpu / n, "load_cpu": 1000 * load / n}
 
 
 def latency_table(work, version, args):
@@ -202,31 +277,61 @@ def latency_table(work, version, args):
         server.stop()
 
 
+def _batching(args):
+    return BATCHING.format(timeout=args.batch_timeout_micros, threads=args.num_batch_threads)
+
+
 def throughput_table(work, args):
+    """Batching off and on, each its own server, both running: for each protocol and
+    client count, `--rounds` load runs alternate off, on, off, on... so a change of the
+    machine's speed during the run falls on both; each row pools its rounds."""
     params = os.path.join(work, "batching_parameters.txt")
     with open(params, "w") as f:
-        f.write(BATCHING)
+        f.write(_batching(args))
     base = ["--model_name=dcgan", f"--model_base_path={os.path.join(work, 'dcgan')}"]
-    print("| batching | protocol | clients | requests/s | p50 ms | p99 ms | server CPU ms / request | mean merged batch |")
-    print("|---|---|---|---|---|---|---|---|")
-    for batching in (False, True):
-        flags = base + (["--enable_batching", f"--batching_parameters_file={params}"] if batching else [])
-        server = Server(*flags)
-        try:
+    servers = {
+        "off": Server(*base),
+        "on": Server(*base, "--enable_batching", f"--batching_parameters_file={params}"),
+    }
+    try:
+        for server in servers.values():
             server.wait("dcgan")
-            for protocol, url in (("REST", server.rest), ("gRPC", server.grpc)):
-                for clients in args.clients:
-                    before = server.batch_size_totals() if batching else None
-                    rate, p50, p99, cpu = throughput(server, url, "dcgan", clients, args.seconds, args.latent_dim)
-                    after = server.batch_size_totals() if batching else None
-                    shown = ""
-                    if before is not None and after is not None and after[1] > before[1]:
-                        shown = f"{(after[0] - before[0]) / (after[1] - before[1]):.1f}"
-                    print(f"| {'on' if batching else 'off'} | {protocol} | {clients} | {rate:,.0f} | "
-                          f"{p50:.1f} | {p99:.1f} | {cpu:.2f} | {shown} |")
-        finally:
+        print("| batching | protocol | clients | requests/s (median of rounds) | p50 ms | p99 ms "
+              "| server CPU ms / request | load generator CPU ms / request | mean merged batch |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        ratios = []
+        for protocol in ("REST", "gRPC"):
+            for clients in args.clients:
+                runs = {"off": [], "on": []}
+                merged = [0.0, 0.0]
+                for _ in range(args.rounds):
+                    for batching, server in servers.items():
+                        url = server.rest if protocol == "REST" else server.grpc
+                        before = server.batch_size_totals() or (0.0, 0.0)
+                        runs[batching].append(throughput(server, url, "dcgan", clients, args.seconds,
+                                                         args.latent_dim, args.load_processes))
+                        if batching == "on":
+                            after = server.batch_size_totals() or (0.0, 0.0)
+                            merged = [merged[0] + after[0] - before[0], merged[1] + after[1] - before[1]]
+                for batching, rounds in runs.items():
+                    latencies = np.concatenate([r["latencies"] for r in rounds])
+                    shown = f"{merged[0] / merged[1]:.1f}" if batching == "on" and merged[1] else ""
+                    print(f"| {batching} | {protocol} | {clients} | {np.median([r['rate'] for r in rounds]):,.0f} | "
+                          f"{np.percentile(latencies, 50):.1f} | {np.percentile(latencies, 99):.1f} | "
+                          f"{np.mean([r['server_cpu'] for r in rounds]):.2f} | "
+                          f"{np.mean([r['load_cpu'] for r in rounds]):.2f} | {shown} |")
+                paired = [on["rate"] / off["rate"] for off, on in zip(runs["off"], runs["on"])]
+                p99 = [np.percentile(np.concatenate([r["latencies"] for r in runs[b]]), 99) for b in ("off", "on")]
+                ratios.append((protocol, clients, paired, p99))
+    finally:
+        for server in servers.values():
             server.stop()
-    print(f"\nbatching parameters: {' '.join(BATCHING.split())}")
+    print(f"\nbatching parameters: {' '.join(_batching(args).split())}\n")
+    print("| protocol | clients | requests/s on / off (median of paired rounds) | rounds | p99 on / off |")
+    print("|---|---|---|---|---|")
+    for protocol, clients, paired, (p99_off, p99_on) in ratios:
+        print(f"| {protocol} | {clients} | {np.median(paired):.2f}x | "
+              f"{', '.join(f'{r:.2f}' for r in paired)} | {p99_on / p99_off:.2f} |")
 
 
 def memory_table(args):
@@ -245,7 +350,8 @@ def memory_table(args):
             server.wait(name)
         time.sleep(2)
         idle = server.rss_mib()
-        throughput(server, server.rest, names[0], 4, min(args.seconds, 5), 100)
+        unconditional = next((n for n in names if not n.startswith("cgan")), names[0])
+        throughput(server, server.rest, unconditional, 4, min(args.seconds, 5), 100, args.load_processes)
         loaded = server.rss_mib()
     finally:
         server.stop()
@@ -260,7 +366,13 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int, nargs="+", default=[1, 256])
     parser.add_argument("--requests", type=int, default=30, help="timed requests per latency row")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each throughput run")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
+    parser.add_argument("--batch-timeout-micros", type=int, default=10000)
+    parser.add_argument("--num-batch-threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="throughput runs per row, batching off and on alternating")
+    parser.add_argument("--load-processes", type=int, default=2,
+                        help="processes the throughput rows' clients are spread over")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--width", type=int, default=64, help="DCGAN g_width/d_width")
     parser.add_argument("--skip-latency", action="store_true")
@@ -284,7 +396,7 @@ def main(argv=None):
         print(f"## Latency (one client, {args.requests} requests per row)\n")
         latency_table(work, version, args)
     if not args.skip_throughput:
-        print(f"\n## Throughput (1-sample serving_default requests, {args.seconds:.0f} s per row)\n")
+        print(f"\n## Throughput (1-sample serving_default requests, {args.rounds} rounds of {args.seconds:.0f} s per row)\n")
         throughput_table(work, args)
     if not args.skip_memory:
         print("\n## Memory (the shipped generators)\n")
