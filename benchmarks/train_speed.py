@@ -149,7 +149,13 @@ def step_flops(gan, batch):
     concrete = fn.get_concrete_function(images, labels) if labels is not None else fn.get_concrete_function(images)
     options = option_builder.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
-    return model_analyzer.profile(concrete.graph, options=options).total_float_ops
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")  # The TF1 profiler warns of its own deprecation on every call.
+    try:
+        return model_analyzer.profile(concrete.graph, options=options).total_float_ops
+    finally:
+        logger.setLevel(level)
 
 
 def _dataset(images, labels, batch, conditional):
