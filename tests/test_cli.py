@@ -163,6 +163,26 @@ def test_a_run_folder_copied_without_its_backups_continues_from_its_checkpoint(t
     assert json.loads((run / "run.json").read_text())["status"] == "finished"
 
 
+def test_ema_decay_trains_an_averaged_generator_and_bad_values_are_refused_first(tmp_path):
+    run = tmp_path / "run"
+    cli.main(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+              "--steps-per-epoch", "3", "--seed", "1", "--ema-decay", "0.5", "--out", str(run), "--verbose", "0"])
+    gan = keras.models.load_model(run / "model.keras")
+    assert gan.ema_decay == 0.5
+    assert json.loads((run / "run.json").read_text())["config"]["ema_decay"] == 0.5
+    # The average trails the trained weights: after 3 updates it differs from them.
+    assert any(not np.allclose(a.numpy(), w.numpy()) for a, w in zip(gan._ema, gan.generator.trainable_variables))
+    # Another decay is another run.
+    expect_error(["train", "vanilla_gan", "--dataset", "ring8", "--batch-size", "50", "--hidden", "8",
+                  "--steps-per-epoch", "3", "--ema-decay", "0.9", "--out", str(run), "--resume"],
+                 "ema_decay: 0.5 there, 0.9 now")
+    expect_error(["train", "vanilla_gan", "--dataset", "ring8", "--ema-decay", "1.5", "--out", str(tmp_path / "a")],
+                 "ema_decay must be in (0, 1)", "got 1.5")
+    expect_error(["train", "cyclegan", "--dataset", "mnist_invert", "--mnist", SUBSET, "--ema-decay", "0.9",
+                  "--out", str(tmp_path / "c")], "--ema-decay does not apply to cyclegan")
+    assert not any((tmp_path / name).exists() for name in "ac")
+
+
 def test_folder_with_checkpoints_but_no_record(tmp_path):
     (tmp_path / "backup").mkdir()
     expect_error(["train", "dcgan", "--dataset", SUBSET, "--out", str(tmp_path)], "another run's files", "backup")

@@ -16,7 +16,7 @@ def settings(**changes):
         "model": "vanilla_gan", "dataset": "ring8", "split": "train", "batch_size": 50,
         "strategy": "auto", "precision": "float32", "seed": 1, "latent_dim": None, "width": None,
         "hidden": 8, "d_steps": None, "loss": None, "lr": None, "pack": 1, "spectral_norm": False,
-        "steps_per_epoch": 2, "init": None,
+        "ema_decay": None, "steps_per_epoch": 2, "init": None,
     }
     return base | changes
 

@@ -59,6 +59,9 @@ def add_parser(subparsers):
     p.add_argument("--lr", type=float, default=None, help="learning rate of both optimizers")
     p.add_argument("--pack", type=int, default=1, help="PacGAN packing m")
     p.add_argument("--spectral-norm", action="store_true")
+    p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
+                   help="keep a moving average of the generator's weights (e.g. 0.999) and sample, "
+                        "evaluate and export from it (GAN(ema_decay=...))")
     p.add_argument("--samples", type=int, default=64, help="samples per epoch grid")
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS",
                    help="a row of history_steps.csv (and TensorBoard scalars) every STEPS generator "
@@ -120,11 +123,16 @@ def _build_gan(args, image_shape, num_classes):
     if args.hidden:
         kwargs.update(g_hidden=(args.hidden, args.hidden), d_hidden=(args.hidden, args.hidden))
         flags.update(g_hidden="--hidden", d_hidden="--hidden")
+    if args.ema_decay is not None:
+        kwargs["ema_decay"] = args.ema_decay
     taken = inspect.signature(cls.__init__).parameters
     refused = sorted({flag for name, flag in flags.items() if name not in taken})
     if refused:
         raise SystemExit(f"error: {', '.join(refused)} does not apply to {args.model} ({cls.__name__}).")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # A setting the family refuses (e.g. --ema-decay out of range).
+        raise SystemExit(f"error: {e}") from None
 
 
 def _load_init(args, image_shape, num_classes):

@@ -47,13 +47,14 @@ RUN_FILENAME = "run.json"
 # two experiments in one folder.
 RUN_KEYS = (
     "model", "dataset", "split", "batch_size", "strategy", "precision", "seed", "latent_dim",
-    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "steps_per_epoch", "init",
+    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "ema_decay", "steps_per_epoch",
+    "init",
 )
 # Settings that shape a new model, with the value that leaves them unset; with an `init`
 # file the model comes from that file instead.
 ARCHITECTURE_DEFAULTS = {
     "latent_dim": None, "width": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1,
-    "spectral_norm": False,
+    "spectral_norm": False, "ema_decay": None,
 }
 # Files of a run that only a run with a run.json may own.
 CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
