@@ -203,6 +203,13 @@ def test_fine_tune_in_another_precision_keeps_weights_and_optimizer_state(tmp_pa
         np.testing.assert_array_equal(a, b)  # learning rate 0
     assert int(end.g_optimizer.iterations.numpy()) == 2 + 1
     assert int(end.train_steps.numpy()) == 3
+    # With --ema-decay: the same run on, now averaging its generator from the loaded weights.
+    averaged = tmp_path / "averaged"
+    cli.main(["train", "vanilla_gan", *ring, "--steps-per-epoch", "2", "--init", str(first / "model.keras"),
+              "--ema-decay", "0.5", "--out", str(averaged)])
+    end = keras.models.load_model(averaged / "model.keras")
+    assert end.ema_decay == 0.5 and int(end.g_optimizer.iterations.numpy()) == 2 + 2
+    assert any(not np.allclose(a.numpy(), s) for a, s in zip(end._ema, start.generator.get_weights()))
 
 
 def test_fine_tune_from_a_keras_file_continues_its_weights_and_optimizer(tmp_path):

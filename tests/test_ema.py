@@ -131,3 +131,30 @@ def test_mixed_float16_keeps_a_float32_average_that_follows_the_generator():
         assert average.dtype == "float32"
         np.testing.assert_allclose(average.numpy(), want, rtol=1e-5, atol=1e-6)
     assert np.isfinite(twin.sample(4, seed=0)).all()
+
+
+def test_with_ema_adds_an_average_to_a_trained_gan_that_goes_on_as_the_same_run():
+    gan = kg.models.DCGAN(**IMAGE)
+    gan.compile()
+    _fit(gan, steps=2)
+    twin = gan.with_ema(0.7)
+    assert twin.ema_decay == 0.7 and gan.ema_decay is None
+    assert int(twin.train_steps.numpy()) == int(gan.train_steps.numpy()) == 2
+    for name in ("d_optimizer", "g_optimizer"):
+        assert int(getattr(twin, name).iterations.numpy()) == 2
+    for average, var in zip(twin._ema, gan.generator.trainable_variables):
+        np.testing.assert_array_equal(average.numpy(), var.numpy())
+    # The same training from here (weights, optimizer moments, noise stream), now averaged.
+    history = _fit(twin, steps=3)
+    _fit(gan, steps=3)
+    for a, b in zip(twin.generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    expected = history[0]
+    for step in history[1:]:
+        expected = [0.7 * e + 0.3 * w for e, w in zip(expected, step)]
+    for average, want in zip(twin._ema, expected):
+        np.testing.assert_allclose(average.numpy(), want, rtol=1e-5, atol=1e-6)
+    # Another decay on a GAN that keeps one: its average carries over.
+    again = twin.with_ema(0.9)
+    for a, b in zip(again._ema, twin._ema):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())

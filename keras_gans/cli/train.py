@@ -61,7 +61,8 @@ def add_parser(subparsers):
     p.add_argument("--spectral-norm", action="store_true")
     p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                    help="keep a moving average of the generator's weights (e.g. 0.999) and sample, "
-                        "evaluate and export from it (GAN(ema_decay=...))")
+                        "evaluate and export from it (GAN(ema_decay=...)); with --init, from the "
+                        "loaded weights on")
     p.add_argument("--samples", type=int, default=64, help="samples per epoch grid")
     p.add_argument("--log-every", type=int, default=10, metavar="STEPS",
                    help="a row of history_steps.csv (and TensorBoard scalars) every STEPS generator "
@@ -146,6 +147,12 @@ def _load_init(args, image_shape, num_classes):
     if gan.precision != args.precision:
         # Fine-tuning in another precision: same weights and optimizer state, new layers.
         gan = gan.with_precision(args.precision)
+    if args.ema_decay is not None and args.ema_decay != gan.ema_decay:
+        # Fine-tuning with a moving average of the generator, from the loaded weights on.
+        try:
+            gan = gan.with_ema(args.ema_decay)
+        except ValueError as e:
+            raise SystemExit(f"error: {e}") from None
     if gan.d_optimizer is None or gan.g_optimizer is None:
         _compile(gan, args)
     elif args.lr is not None:

@@ -903,6 +903,28 @@ class FamilyGAN(GAN):
         config = dict(self.get_config(), precision=precision)
         twin = type(self).from_config(config)
         twin.set_weights(self.get_weights())
+        return self._with_training_state(twin)
+
+    def with_ema(self, ema_decay):
+        """A copy keeping a moving average of its generator (`ema_decay`), from here on,
+        with the same weights, training step count, compile settings and optimizer state:
+        fine-tuning a GAN trained without an average (or with another decay) with one.
+        The average starts from the generator's weights (or this GAN's own average).
+
+        Example:
+            gan = keras.models.load_model("dcgan.keras").with_ema(0.999)
+        """
+        twin = type(self).from_config(dict(self.get_config(), ema_decay=ema_decay))
+        twin.generator.set_weights(self.generator.get_weights())
+        twin.discriminator.set_weights(self.discriminator.get_weights())
+        twin.train_steps.assign(self.train_steps)
+        starts = self._ema if self._ema is not None else self.generator.trainable_variables
+        for average, start in zip(twin._ema, starts):
+            average.assign(start)
+        return self._with_training_state(twin)
+
+    def _with_training_state(self, twin):
+        """`twin` compiled as this GAN is, its optimizers holding this GAN's state."""
         if self.d_optimizer is None:
             return twin
         inner = [_inner(o) for o in (self.d_optimizer, self.g_optimizer)]

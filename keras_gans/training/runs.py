@@ -54,7 +54,7 @@ RUN_KEYS = (
 # file the model comes from that file instead.
 ARCHITECTURE_DEFAULTS = {
     "latent_dim": None, "width": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1,
-    "spectral_norm": False, "ema_decay": None,
+    "spectral_norm": False,
 }
 # Files of a run that only a run with a run.json may own.
 CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
