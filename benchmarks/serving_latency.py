@@ -3,7 +3,8 @@
 Three tables, measured side by side in one run on loopback:
 
 1. **Latency** of one client for each signature and protocol, beside the same SavedModel
-   run in process (the floor), for each `--num-samples` (p50, p90, p99, mean).
+   run in process (the floor), for each `--num-samples` (p50, p90, p99, mean); the rows'
+   requests are taken in turns, so the ratios to the floor compare like with like.
 2. **Throughput**: 1 and 16 concurrent clients sending 1-sample `serving_default`
    requests for `--seconds`, over REST and gRPC, with batching off and on
    (`--enable_batching` with the parameters below): requests/s, p50 and p99 latency, the
@@ -12,8 +13,8 @@ Three tables, measured side by side in one run on loopback:
    channel) and sends the request `Client.predict` encodes, encoded once: the clients run
    as asyncio tasks in `--load-processes` processes, so the load generator's own CPU time,
    reported beside the server's, leaves the two cores to the server as far as it can.
-3. **Memory**: the server's RSS with the five shipped generators loaded, idle and after a
-   load run.
+3. **Memory**: the server's RSS with the whole zoo loaded (generators and translators),
+   idle and after a load run.
 
 The generator is an MNIST-sized DCGAN (untrained: speed does not depend on the weights).
 
@@ -53,15 +54,20 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _times(fn, requests, warmup=3):
+def _interleaved_times(fns, requests, warmup=3):
+    """Milliseconds of `requests` calls of each of `fns`, taken in turns (one call of
+    each per round), so a change of the machine's speed falls on every row alike and
+    their ratios hold."""
     for _ in range(warmup):
-        fn()
-    out = []
+        for fn in fns:
+            fn()
+    out = [[] for _ in fns]
     for _ in range(requests):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return np.asarray(out)
+        for fn, times in zip(fns, out):
+            start = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - start) * 1000)
+    return [np.asarray(times) for times in out]
 
 
 def _cpu_seconds(pid):
@@ -265,8 +271,7 @@ def latency_table(work, version, args):
                 ("gRPC, Client.predict", "serving_default", lambda: grpc_client.predict("dcgan", z)),
             ]
             floor = {}
-            for name, signature, fn in rows:
-                t = _times(fn, args.requests)
+            for (name, signature, _), t in zip(rows, _interleaved_times([r[2] for r in rows], args.requests)):
                 p50 = np.percentile(t, 50)
                 if name.startswith("in process"):
                     floor[signature] = p50
@@ -335,10 +340,13 @@ def throughput_table(work, args):
 
 
 def memory_table(args):
-    from keras_gans import layout
+    import json
+
+    from keras_gans import pretrained
 
     zoo = os.path.join(ROOT, "saved_models")
-    names = layout.model_names(zoo)
+    generators = pretrained.list(zoo)
+    names = pretrained.list(zoo, kind="all")  # the generators and the translators
     config = tempfile.NamedTemporaryFile("w", suffix=".config", delete=False)
     config.write("model_config_list {\n" + "".join(
         f'  config {{ name: "{n}" base_path: "{os.path.join(zoo, n)}" model_platform: "tensorflow" }}\n'
@@ -350,15 +358,19 @@ def memory_table(args):
             server.wait(name)
         time.sleep(2)
         idle = server.rss_mib()
-        unconditional = next((n for n in names if not n.startswith("cgan")), names[0])
-        throughput(server, server.rest, unconditional, 4, min(args.seconds, 5), 100, args.load_processes)
+        cards = {n: json.loads((pretrained.path(n, zoo) / "card.json").read_text()) for n in generators}
+        unconditional = next(n for n in generators if cards[n]["num_classes"] is None)
+        throughput(server, server.rest, unconditional, 4, min(args.seconds, 5), cards[unconditional]["latent_dim"],
+                   args.load_processes)
         loaded = server.rss_mib()
     finally:
         server.stop()
         os.unlink(config.name)
     print("| models loaded | RSS idle MiB | RSS after a load run MiB |")
     print("|---|---|---|")
-    print(f"| {len(names)} ({', '.join(names)}) | {idle:.0f} | {loaded:.0f} |")
+    print(f"| {len(names)}: {len(generators)} generators and {len(names) - len(generators)} translators "
+          f"({', '.join(names)}; each model's latest version) | {idle:.0f} | {loaded:.0f} |")
+    print(f"\n(the load run: {unconditional}, 4 clients of 1-sample serving_default requests)")
 
 
 def main(argv=None):
@@ -393,13 +405,13 @@ def main(argv=None):
           f"{os.cpu_count()} CPUs; TensorFlow {tf.__version__}; DCGAN 28x28x1, latent {args.latent_dim}, "
           f"width {args.width}; embedded server on loopback.\n")
     if not args.skip_latency:
-        print(f"## Latency (one client, {args.requests} requests per row)\n")
+        print(f"## Latency (one client, {args.requests} requests per row, the rows taken in turns)\n")
         latency_table(work, version, args)
     if not args.skip_throughput:
         print(f"\n## Throughput (1-sample serving_default requests, {args.rounds} rounds of {args.seconds:.0f} s per row)\n")
         throughput_table(work, args)
     if not args.skip_memory:
-        print("\n## Memory (the shipped generators)\n")
+        print("\n## Memory (the shipped zoo)\n")
         memory_table(args)
 
 
