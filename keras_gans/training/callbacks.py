@@ -12,6 +12,7 @@ import numpy as np
 
 from keras_gans import checks
 from keras_gans import images as images_lib
+from keras_gans.training.runs import complete_backups
 
 
 def generator_step(model):
@@ -508,16 +509,12 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir):
         super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
 
-    def _complete_backups(self):
-        root = Path(self.backup_dir)
-        return sorted(root.glob("epoch-*")) if root.exists() else []
-
     def _point_at(self, folder):
         self._weights_path = str(Path(folder) / "latest.weights.h5")
         self._training_metadata_path = str(Path(folder) / "training_metadata.json")
 
     def on_train_begin(self, logs=None):
-        backups = self._complete_backups()
+        backups = complete_backups(self.backup_dir)
         if backups:
             self._point_at(backups[-1])
             self._load_model()
@@ -535,7 +532,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-        for old in self._complete_backups()[:-1]:
+        for old in complete_backups(self.backup_dir)[:-1]:
             shutil.rmtree(old, ignore_errors=True)
 
 

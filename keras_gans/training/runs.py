@@ -60,6 +60,17 @@ ARCHITECTURE_DEFAULTS = {
 CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
 
 
+def complete_backups(backup_dir: str | os.PathLike) -> list[Path]:
+    """The complete backups in `backup_dir` (`epoch-NNNNNN` folders), oldest first.
+
+    A backup is written to a temporary folder and renamed to `epoch-NNNNNN` only once
+    complete (`keras_gans.training.callbacks.BackupAndRestore`), so these are the ones a
+    resumed run may load.
+    """
+    root = Path(backup_dir)
+    return sorted(root.glob("epoch-*")) if root.exists() else []
+
+
 class RunFolderError(ValueError):
     """A run folder, or a starting point, that this run may not use (the message says why)."""
 
@@ -77,7 +88,7 @@ def resumes_from_model(out: str | os.PathLike, previous: Mapping | None) -> bool
     if previous["status"] == "finished":
         return True
     out = Path(out)
-    backed_up = any((out / "backup").glob("epoch-*"))
+    backed_up = bool(complete_backups(out / "backup"))
     return not backed_up and previous.get("epochs_done", 0) > 0 and (out / "model.keras").exists()
 
 
