@@ -5,8 +5,12 @@ from pathlib import Path
 from keras_gans.training import runs
 
 
-def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, exporter, noun):
+def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, exporter, noun, *,
+                      from_model):
     """`model.fit` with the run folder's callbacks and records, then `--export` (by `exporter`).
+
+    `from_model` says the caller loaded `model` from the run's `model.keras`
+    (`runs.resumes_from_model`): fit then continues at the epoch `previous` records.
 
     The part of a training run every family shares: history.csv (per epoch) and
     history_steps.csv (every `--log-every` generator steps), the sample grid of the family
@@ -24,9 +28,8 @@ def fit_in_run_folder(args, previous, started, model, data, work, chief, grid, e
         runs.write_run(work, config, status, epochs_done, epochs=args.epochs, started=started,
                        command=getattr(args, "command_line", None), extra=extra)
 
-    resume_from_model = runs.resumes_from_model(args.out, previous)
     record("running", (previous or {}).get("epochs_done", 0))
-    initial_epoch = previous["epochs_done"] if resume_from_model else 0
+    initial_epoch = previous["epochs_done"] if from_model else 0
 
     class _RunRecord(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

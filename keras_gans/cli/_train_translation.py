@@ -130,4 +130,5 @@ def train(args, previous, started, is_chief):
     grid = run_callbacks.TranslationGrid(work / "samples", shown_a, shown_b if args.model == "pix2pix" else None,
                                          log_dir=work / "logs" / "train", every_steps=args.grid_every)
     fit_in_run_folder(args, previous, started, model, data, work, chief, grid,
-                      kg.export.export_translator, "translator")
+                      kg.export.export_translator, "translator",
+                      from_model=resume_from_model)

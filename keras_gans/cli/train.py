@@ -130,10 +130,9 @@ def _build_gan(args, image_shape, num_classes):
     refused = sorted({flag for name, flag in flags.items() if name not in taken})
     if refused:
         raise SystemExit(f"error: {', '.join(refused)} does not apply to {args.model} ({cls.__name__}).")
-    try:
-        return cls(**kwargs)
-    except ValueError as e:  # A setting the family refuses (e.g. --ema-decay out of range).
-        raise SystemExit(f"error: {e}") from None
+    # A setting the family refuses (e.g. --ema-decay out of range) raises ValueError, which
+    # the CLI reports as one line, before the run folder is made.
+    return cls(**kwargs)
 
 
 def _load_init(args, image_shape, num_classes):
@@ -149,10 +148,7 @@ def _load_init(args, image_shape, num_classes):
         gan = gan.with_precision(args.precision)
     if args.ema_decay is not None and args.ema_decay != gan.ema_decay:
         # Fine-tuning with a moving average of the generator, from the loaded weights on.
-        try:
-            gan = gan.with_ema(args.ema_decay)
-        except ValueError as e:
-            raise SystemExit(f"error: {e}") from None
+        gan = gan.with_ema(args.ema_decay)
     if gan.d_optimizer is None or gan.g_optimizer is None:
         _compile(gan, args)
     elif args.lr is not None:
@@ -243,5 +239,6 @@ def _train(args, previous, started):
     from keras_gans.cli._run_fit import fit_in_run_folder
 
     fit_in_run_folder(args, previous, started, gan, data, work, chief, grid,
-                      kg.export.export_generator, "generator")
+                      kg.export.export_generator, "generator",
+                      from_model=resume_from_model)
 
