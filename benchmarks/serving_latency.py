@@ -131,18 +131,11 @@ class Server:
 
 def _predict_bodies(model, z):
     """(REST body, serialized gRPC PredictRequest) of a `serving_default` request for `z`,
-    encoded exactly as `Client.predict` encodes them."""
-    import orjson
-    from tensorflow_serving.apis import predict_pb2
-
+    encoded by the client's own encoders (what `Client.predict` sends)."""
     from keras_gans.serving import client as client_lib
 
-    rest = orjson.dumps({"signature_name": "serving_default", "inputs": {"z": z.astype(np.float64)}},
-                        option=orjson.OPT_SERIALIZE_NUMPY)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model
-    request.model_spec.signature_name = "serving_default"
-    request.inputs["z"].CopyFrom(client_lib._tensor_proto(z, "DT_FLOAT"))
+    rest = client_lib._Rest.predict_body("serving_default", {"z": z})
+    request = client_lib._Grpc.predict_request(model, None, "serving_default", {"z": z}, {"z": "DT_FLOAT"})
     return rest, request.SerializeToString()
 
 

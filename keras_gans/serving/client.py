@@ -82,7 +82,9 @@ class _Rest:
             )
         return payload
 
-    def predict(self, model, version, signature, inputs):
+    @staticmethod
+    def predict_body(signature, inputs):
+        """The JSON body (bytes) of a columnar Predict request of `inputs` to `signature`."""
         import orjson
 
         body = {"signature_name": signature, "inputs": {}}
@@ -95,12 +97,11 @@ class _Rest:
                 # DT_STRING input.
                 value = [{"b64": base64.b64encode(v).decode("ascii")} for v in value]
             body["inputs"][name] = value
-        return self._call(
-            "POST",
-            self._url(model, version, ":predict"),
-            orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
-            raw=True,
-        )
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def predict(self, model, version, signature, inputs):
+        return self._call("POST", self._url(model, version, ":predict"),
+                          self.predict_body(signature, inputs), raw=True)
 
     def metadata(self, model, version):
         return self._call("GET", self._url(model, version, "/metadata"))
@@ -251,13 +252,19 @@ class _Grpc:
         if signature is not None:
             spec.signature_name = signature
 
-    def predict(self, model, version, signature, inputs, dtypes):
+    @classmethod
+    def predict_request(cls, model, version, signature, inputs, dtypes):
+        """The PredictRequest of `inputs` (names to values, typed by `dtypes`) to `signature`."""
         from tensorflow_serving.apis import predict_pb2
 
         request = predict_pb2.PredictRequest()
-        self._spec(request.model_spec, model, version, signature)
+        cls._spec(request.model_spec, model, version, signature)
         for name, value in inputs.items():
             request.inputs[name].CopyFrom(_tensor_proto(value, dtypes[name]))
+        return request
+
+    def predict(self, model, version, signature, inputs, dtypes):
+        request = self.predict_request(model, version, signature, inputs, dtypes)
         response = self._call(self.predictions.Predict, request)
         return {alias: _ndarray(proto) for alias, proto in response.outputs.items()}
 
