@@ -105,6 +105,41 @@ def test_quick_mnist_table(capsys):
             assert 0 <= low <= 10.0 <= high <= 100 and cells[5] == "—"
 
 
+def test_a_logged_run_stands_when_the_setup_gained_a_field_its_variant_does_not_use():
+    wanted = json.loads(json.dumps(quality.dataclasses.asdict(quality.FULL)))
+    older = {key: value for key, value in wanted.items() if not key.startswith("pacgan_")}
+    assert quality._same_setup(wanted, wanted, "GAN, PacGAN's setup")
+    assert quality._same_setup(older, wanted, "GAN")
+    assert quality._same_setup(older, wanted, "PacGAN4 (GAN, pack 4)")
+    # The PacGAN's-setup rows use the new fields: a run without them is not theirs.
+    assert not quality._same_setup(older, wanted, "PacGAN2, PacGAN's setup")
+    # Any field that differs, or is missing and used by every variant, voids the run.
+    assert not quality._same_setup(dict(wanted, steps=wanted["steps"] + 1), wanted, "GAN")
+    assert not quality._same_setup({k: v for k, v in older.items() if k != "lr"}, wanted, "GAN")
+    assert not quality._same_setup(dict(wanted, retired_field=1), wanted, "GAN")
+
+
+def test_a_partial_toy_table_shows_each_row_with_the_runs_it_has():
+    variants = ["GAN", "WGAN-GP", "Unrolled GAN (K = 5)"]
+    done = {"GAN": range(3), "WGAN-GP": range(1)}  # Unrolled GAN: no run yet
+
+    def record(variant, mixture, seed):
+        modes = 8 if mixture == "ring8" else 20 + seed
+        return {"variant": variant, "mixture": mixture, "seed": seed, "modes_captured": modes,
+                "high_quality_percent": 50.0, "reverse_kl": 0.1, "seconds": 1.0,
+                "started_at": seed, "finished_at": seed + 1}
+
+    records = [record(v, m, s) for v, seeds in done.items() for s in seeds for m in quality.MIXTURES]
+    doc = quality.toy_table(records, variants, quality.QUICK, list(range(3)))
+    rows = table_rows(doc, "| Model")
+    assert rows["GAN (ours)"][:5] == ["3", "8.0 ± 0.0", "50.0 ± 0.0 %", "0.10 ± 0.00", "21.0 ± 0.6"]
+    assert rows["WGAN-GP (ours)"][:5] == ["1", "8.0", "50.0 %", "0.10", "20.0"]
+    assert rows["Unrolled GAN (K = 5) (ours)"][:2] == ["0", "n/a"]
+    assert "PARTIAL: 8 of the 18 runs" in doc
+    assert "WGAN-GP: ring8 0, grid25 0; Unrolled GAN (K = 5): ring8 none, grid25 none" in doc
+    assert "GAN: ring8" not in doc.replace("WGAN-GP: ring8", "")
+
+
 def test_busy_time_is_the_union_of_the_run_intervals():
     runs = [(0, 10), (5, 12), (100, 130), (110, 120)]  # two sittings, overlapping workers
     records = [{"started_at": a, "finished_at": b} for a, b in runs]
