@@ -32,6 +32,7 @@ import os
 import platform
 import sys
 import time
+import types
 from concurrent import futures
 from pathlib import Path
 
@@ -157,18 +158,31 @@ VARIANTS = {
 }
 
 
-def _same_setup(logged, wanted, variant):
-    """Whether a logged run's setup is `wanted` (both as JSON dicts) for its `variant`.
+# The `ToySetup` fields each family's runs read (`train_toy` sees these only), so a
+# field added, or changed, for one family does not void the logged runs of the others.
+_NETWORKS = ("latent_dim", "g_hidden", "d_hidden", "packs")
+SETUP_FIELDS = {
+    "gan": _NETWORKS + ("steps", "lr"),
+    "unrolled": _NETWORKS + ("steps", "lr"),
+    "wgan_gp": _NETWORKS + ("wgan_steps", "wgan_lr", "gp_weight"),
+    "pacgan_setup": ("steps", "pacgan_g_hidden", "pacgan_d_hidden", "pacgan_packs"),
+}
 
-    A field the log lacks was added to `ToySetup` after the run: the run stands when its
-    variant does not use the field (the `pacgan_*` fields are used by PacGAN's-setup rows
-    only), so adding a variant does not void the runs of the others.
+
+def _setup_for(variant, setup):
+    """The fields of `setup` (a `ToySetup`) that `variant`'s runs read, as attributes."""
+    return types.SimpleNamespace(**{name: getattr(setup, name) for name in SETUP_FIELDS[VARIANTS[variant][0]]})
+
+
+def _same_setup(logged, wanted, variant):
+    """Whether a logged run's setup (a JSON dict) is `wanted`'s for its `variant`.
+
+    Only the fields the variant reads count; a logged field that `ToySetup` no longer has
+    voids the run (its value may have shaped it).
     """
-    if any(wanted.get(key, object()) != value for key, value in logged.items()):
+    if logged.keys() - wanted.keys():
         return False
-    missing = wanted.keys() - logged.keys()
-    uses_pacgan_fields = VARIANTS[variant][0] == "pacgan_setup"
-    return all(key.startswith("pacgan_") and not uses_pacgan_fields for key in missing)
+    return all(name in logged and logged[name] == wanted[name] for name in SETUP_FIELDS[VARIANTS[variant][0]])
 
 
 def _set_threads(threads):
@@ -188,45 +202,47 @@ def train_toy(mixture, variant, seed, setup):
     import keras_gans as kg
 
     family, extra, pack = VARIANTS[variant]
+    used = _setup_for(variant, setup)
     mix = kg.data.mixture(mixture)
-    common = dict(
-        image_shape=(2,), latent_dim=setup.latent_dim, g_hidden=tuple(setup.g_hidden),
-        d_hidden=tuple(setup.d_hidden), seed=seed,
-    )
+
+    def networks():
+        return dict(
+            image_shape=(2,), latent_dim=used.latent_dim, g_hidden=tuple(used.g_hidden),
+            d_hidden=tuple(used.d_hidden), seed=seed,
+        )
 
     def adam(lr, decay_steps, **kwargs):
         schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps)
         return keras.optimizers.Adam(schedule, beta_1=0.5, **kwargs)
 
     start, started_at = time.perf_counter(), time.time()
-    packs = setup.packs
     if family == "pacgan_setup":
         gan = kg.models.VanillaGAN(
-            image_shape=(2,), latent_dim=2, g_hidden=tuple(setup.pacgan_g_hidden),
-            d_hidden=tuple(setup.pacgan_d_hidden), g_batch_norm=True, d_maxout=5, pack=pack, seed=seed,
+            image_shape=(2,), latent_dim=2, g_hidden=tuple(used.pacgan_g_hidden),
+            d_hidden=tuple(used.pacgan_d_hidden), g_batch_norm=True, d_maxout=5, pack=pack, seed=seed,
         )
-        k, steps, packs = 1, setup.steps, setup.pacgan_packs
+        k, steps, packs = 1, used.steps, used.pacgan_packs
         gan.compile(
             d_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
             g_optimizer=keras.optimizers.Adam(1e-4, beta_1=0.8),
             loss="non_saturating", steps_per_execution=50,
         )
     elif family == "wgan_gp":
-        gan = kg.models.WGANGP(**common, pack=pack, **extra)
-        k, steps = 5, setup.wgan_steps
+        gan = kg.models.WGANGP(**networks(), pack=pack, **extra)
+        k, steps, packs = 5, used.wgan_steps, used.packs
         gan.compile(
-            d_optimizer=adam(setup.wgan_lr, k * steps, beta_2=0.9),
-            g_optimizer=adam(setup.wgan_lr, steps, beta_2=0.9),
-            gp_weight=setup.gp_weight, d_steps=k, steps_per_execution=50,
+            d_optimizer=adam(used.wgan_lr, k * steps, beta_2=0.9),
+            g_optimizer=adam(used.wgan_lr, steps, beta_2=0.9),
+            gp_weight=used.gp_weight, d_steps=k, steps_per_execution=50,
         )
     else:
         # The Unrolled GAN rows: the GAN's networks, optimizers and iterations; only the
         # generator's loss differs (against the discriminator unrolled K steps ahead).
         cls = kg.models.UnrolledGAN if family == "unrolled" else kg.models.VanillaGAN
-        gan = cls(**common, pack=pack, **extra)
-        k, steps = 1, setup.steps
+        gan = cls(**networks(), pack=pack, **extra)
+        k, steps, packs = 1, used.steps, used.packs
         gan.compile(
-            d_optimizer=adam(setup.lr, steps), g_optimizer=adam(setup.lr, steps),
+            d_optimizer=adam(used.lr, steps), g_optimizer=adam(used.lr, steps),
             loss="non_saturating", steps_per_execution=50,
         )
     data = mix.dataset(batch_size=k * pack * packs, seed=seed).repeat()

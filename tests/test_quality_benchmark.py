@@ -105,7 +105,7 @@ def test_quick_mnist_table(capsys):
             assert 0 <= low <= 10.0 <= high <= 100 and cells[5] == "—"
 
 
-def test_a_logged_run_stands_when_the_setup_gained_a_field_its_variant_does_not_use():
+def test_a_logged_run_stands_when_only_fields_its_variant_does_not_read_changed():
     wanted = json.loads(json.dumps(quality.dataclasses.asdict(quality.FULL)))
     older = {key: value for key, value in wanted.items() if not key.startswith("pacgan_")}
     assert quality._same_setup(wanted, wanted, "GAN, PacGAN's setup")
@@ -113,10 +113,15 @@ def test_a_logged_run_stands_when_the_setup_gained_a_field_its_variant_does_not_
     assert quality._same_setup(older, wanted, "PacGAN4 (GAN, pack 4)")
     # The PacGAN's-setup rows use the new fields: a run without them is not theirs.
     assert not quality._same_setup(older, wanted, "PacGAN2, PacGAN's setup")
-    # Any field that differs, or is missing and used by every variant, voids the run.
+    # A field the variant reads that differs or is missing, or one retired, voids the run.
     assert not quality._same_setup(dict(wanted, steps=wanted["steps"] + 1), wanted, "GAN")
     assert not quality._same_setup({k: v for k, v in older.items() if k != "lr"}, wanted, "GAN")
     assert not quality._same_setup(dict(wanted, retired_field=1), wanted, "GAN")
+    # A field of another family's runs may change: WGAN-GP's learning rate is not the GAN's.
+    assert quality._same_setup(dict(wanted, wgan_lr=wanted["wgan_lr"] / 2), wanted, "GAN")
+    assert not quality._same_setup(dict(wanted, wgan_lr=wanted["wgan_lr"] / 2), wanted, "WGAN-GP")
+    assert quality._same_setup(dict(wanted, lr=wanted["lr"] / 2), wanted, "GAN, PacGAN's setup")
+    assert not quality._same_setup(dict(wanted, lr=wanted["lr"] / 2), wanted, "Unrolled GAN (K = 5)")
 
 
 def test_a_partial_toy_table_shows_each_row_with_the_runs_it_has():
