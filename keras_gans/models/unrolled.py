@@ -34,6 +34,11 @@ class UnrolledGAN(base.FamilyGAN):
     discriminator would answer a move and keeps it from collapsing onto one mode; with
     `second_order=False` the unrolled weights are constants (the paper's first-order
     approximation): the generator's gradient is that of the game's loss against D_K.
+    The surrogate is the generator's loss at D_K, not the whole minimax value: the value's
+    real-data term E_x[log D_K(x)], which depends on theta_G through the unrolled weights
+    only, is left out (the authors' code keeps it; added here it did not cover more modes:
+    the authors' ring8 setup of tests/test_unrolled.py, seeds 0-5, 6.5 modes with it, 7.2
+    without).
 
     How the K steps are taken:
     - The discriminator is copied functionally: its current weights as tensors, run with
@@ -47,7 +52,8 @@ class UnrolledGAN(base.FamilyGAN):
       accumulation are refused at `compile`.
     - Each step's loss is the discriminator's loss on the last discriminator step's real
       minibatch (the same one for every unrolled step, as in the authors' code) and on m
-      fresh generated samples: fresh z per unrolled step, none reused.
+      fresh generated samples: fresh z per unrolled step, none reused (the authors' code
+      reuses the generator step's samples for every unrolled step).
     - Under a tf.distribute strategy each step's gradient is all-reduced across replicas
       (the all-reduce is differentiable), so R replicas unroll exactly the discriminator one
       device would. Under mixed_float16 each step's loss is scaled by the discriminator's
