@@ -39,9 +39,9 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # TF Serving's batching parameters of the throughput table: a batch closes when it holds
-# 16 requests (the most clients here), or after --batch-timeout-micros, when a batch thread is free.
+# --max-batch-size requests, or after --batch-timeout-micros, when a batch thread is free.
 BATCHING = """\
-max_batch_size {{ value: 16 }}
+max_batch_size {{ value: {size} }}
 batch_timeout_micros {{ value: {timeout} }}
 max_enqueued_batches {{ value: 256 }}
 num_batch_threads {{ value: {threads} }}
@@ -276,7 +276,7 @@ def latency_table(work, version, args):
 
 
 def _batching(args):
-    return BATCHING.format(timeout=args.batch_timeout_micros, threads=args.num_batch_threads)
+    return BATCHING.format(size=args.max_batch_size, timeout=args.batch_timeout_micros, threads=args.num_batch_threads)
 
 
 def throughput_table(work, args):
@@ -372,6 +372,7 @@ def main(argv=None):
     parser.add_argument("--requests", type=int, default=30, help="timed requests per latency row")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
+    parser.add_argument("--max-batch-size", type=int, default=16)
     parser.add_argument("--batch-timeout-micros", type=int, default=10000)
     parser.add_argument("--num-batch-threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3,
