@@ -34,6 +34,7 @@ Example:
     scheduler.stop()
 """
 
+import bisect
 import collections
 import dataclasses
 import logging
@@ -212,7 +213,7 @@ class _Histogram:
 
     def add(self, value, label_value=None):
         cell = self.cells.setdefault(label_value, [[0] * len(self.limits), 0.0])
-        index = int(np.searchsorted(self.limits, value, side="right"))  # std::upper_bound
+        index = bisect.bisect_right(self.limits, value)  # std::upper_bound
         cell[0][min(index, len(self.limits) - 1)] += 1
         cell[1] += value
 
@@ -337,16 +338,26 @@ class BatchingMetrics:
 # Tasks and batches
 # ----------------------------------------------------------------------------------
 class _Request:
-    """One caller's `run()`: its parts (one, or several when split) and their results."""
+    """One caller's `run()`: its parts (one, or several when split) and their results.
+
+    The caller waits on `_done`, a lock held from the start and released once, by
+    the batch thread finishing the last part: the lightest wake-up Python has (an
+    `Event` is a condition variable and a lock, plus a new lock per wait).
+    """
 
     def __init__(self, num_parts):
-        self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._lock = threading.Lock() if num_parts > 1 else None
+        self._done = threading.Lock()
+        self._done.acquire()
         self._remaining = num_parts
         self._outputs = [None] * num_parts
         self._error = None
 
     def finish(self, index, outputs=None, error=None):
+        if self._lock is None:  # One part: only its batch thread finishes it.
+            self._error, self._outputs[0], self._remaining = error, outputs, 0
+            self._done.release()
+            return
         with self._lock:
             if error is not None and self._error is None:
                 self._error = error  # The first error wins (ThreadSafeStatus).
@@ -354,10 +365,10 @@ class _Request:
             self._remaining -= 1
             done = self._remaining == 0
         if done:
-            self._done.set()
+            self._done.release()
 
     def result(self):
-        self._done.wait()
+        self._done.acquire()
         if self._error is not None:
             raise ServingError(self._error.code, self._error.message)
         if len(self._outputs) == 1:
@@ -427,6 +438,12 @@ class BatchQueue:
                 sizes = split_task_sizes(size, remaining, limit)
             request = _Request(len(sizes))
             start = 0
+            # A batch thread is woken only when this task changes what they wait for: a
+            # batch ready to process (a full one, or one closed by a new batch), or a new
+            # open batch whose timeout they must wait out. A task joining an open batch
+            # that is still neither full nor timed out changes nothing; waking every
+            # thread on every task would cost each request two thread switches.
+            wake = False
             for index, part in enumerate(sizes):
                 part_inputs = inputs if len(sizes) == 1 else {
                     name: array[start:start + part] for name, array in inputs.items()
@@ -434,10 +451,13 @@ class BatchQueue:
                 start += part
                 if self._batches[-1].size + part > limit:
                     self._start_new_batch()
+                    wake = True
                 if not self._batches[-1].tasks:
                     self._open_batch_start = now
+                    wake = True
                 self._batches[-1].add(_Task(part_inputs, part, now, request, index))
-            cv.notify_all()
+            if wake or self._batches[-1].size >= limit:
+                cv.notify_all()
         return request
 
     def close(self):
@@ -646,7 +666,8 @@ class SharedBatchScheduler:
             finally:
                 with self._cv:
                     queue._processing -= 1
-                    self._cv.notify_all()
+                    if queue.closed and queue._is_empty():
+                        self._cv.notify_all()  # Its last batch done: a waiting thread drops it.
 
 
 # ----------------------------------------------------------------------------------
