@@ -22,7 +22,6 @@ setup(
         "importlib_resources",
         "tensorflow-serving-api==2.21.*",
         "grpcio",
-        "starlette",
         "uvicorn",
         # uvicorn's C HTTP parser and event loop (what `uvicorn[standard]` adds for serving).
         "httptools",

@@ -254,5 +254,48 @@ def test_servable_callables_agree_with_session_run_past_their_cap(versions, monk
     np.testing.assert_array_equal(again, expected)
     np.testing.assert_array_equal(other, servable.session.run(out, feed_dict=z)["images"])
     bad = {servable.signature_defs["serving_default"].inputs["z"].name: np.zeros([2, 5], np.float32)}
-    with pytest.raises(ValueError):
-        servable.run(bad, out)
+    monkeypatch.setattr(manager_lib, "_MAX_CALLABLES", 64)
+    with pytest.raises(ValueError) as planned:
+        servable.run(bad, out)                            # a new plan checks the shape
+    with pytest.raises(ValueError) as session_run:
+        servable.session.run(out, feed_dict=bad)
+    assert str(planned.value) == str(session_run.value)
+    assert "Cannot feed value of shape (2, 5)" in str(planned.value)
+
+
+def _asgi(app, method, path, body=b""):
+    """One HTTP request through the ASGI app itself: (status, headers, body)."""
+    import asyncio
+
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"content-length", str(len(body)).encode())]}
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    start, content = sent
+    return start["status"], dict(start["headers"]), content["body"]
+
+
+def test_a_rest_request_that_hits_a_bug_gets_a_500_and_the_server_keeps_serving(versions, monkeypatch):
+    from keras_gans.serving.server.rest import create_app
+
+    core = ServingCore(_manager(versions))
+    app = create_app(core)
+    body = json.dumps({"signature_name": "sample", "inputs": {"num_samples": 2, "seed": 1}}).encode()
+    path = "/v1/models/dcgan:predict"
+    predict = core.predict
+    monkeypatch.setattr(core, "predict", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("broken on purpose")))
+    status, headers, content = _asgi(app, "POST", path, body)
+    assert status == 500
+    assert json.loads(content) == {"error": "Internal error: broken on purpose"}
+    assert headers[b"content-length"] == str(len(content)).encode()
+    monkeypatch.setattr(core, "predict", predict)
+    status, _, content = _asgi(app, "POST", path, body)
+    assert status == 200
+    assert np.asarray(json.loads(content)["outputs"]).shape == (2, 28, 28, 1)

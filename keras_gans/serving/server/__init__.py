@@ -1,6 +1,6 @@
 """The embedded model server: TensorFlow Serving's protocol, for machines without its binary.
 
-It serves the same REST API (Starlette + uvicorn) and gRPC API (grpcio,
+It serves the same REST API (an ASGI app on uvicorn) and gRPC API (grpcio,
 `tensorflow-serving-api` stubs) as `tensorflow_model_server`: several models and versions,
 the latest served by default, base paths polled for new and removed versions. It loads
 SavedModels only (any SavedModel, not just generators), with the TF1 loader TF Serving's

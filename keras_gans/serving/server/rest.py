@@ -1,4 +1,4 @@
-"""TF Serving's REST API on Starlette.
+"""TF Serving's REST API as an ASGI application (uvicorn runs it).
 
 Routing follows `tensorflow_serving/model_servers/http_rest_api_util.cc`: the
 request path (with its query string, as TF Serving's HTTP library reports it)
@@ -20,21 +20,23 @@ are parsed, run and their answers encoded on a pool of worker threads
 (`--rest_api_num_threads`), never on the event loop, so one large request does
 not hold up the others.
 
+The application speaks ASGI directly, with no web framework between uvicorn and
+TF Serving's routing: every request goes through the same two patterns anyway, and
+a framework's routing, middleware and request objects cost more server CPU per
+1-sample request than the model call does (benchmarks/serving_latency.py).
+
 Example:
     app = create_app(ServingCore(manager))
-    uvicorn.run(app, host="0.0.0.0", port=8501)
+    uvicorn.run(app, host="0.0.0.0", port=8501, proxy_headers=False)
 """
 
 import asyncio
+import logging
 import os
 import re
 import threading
 import urllib.parse
 from concurrent import futures
-
-from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
 
 from keras_gans import contract
 from keras_gans.serving.errors import ServingError, invalid_argument
@@ -51,13 +53,14 @@ _STATUS_RE = re.compile(
     re.IGNORECASE | re.ASCII,
 )
 _INT64_MAX = 2**63 - 1
-_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE", "CONNECT"]
 _JSON = "application/json"
-_CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "POST, GET",
-    "Access-Control-Allow-Headers": "Content-Type",
-}
+_CORS_HEADERS = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"POST, GET"),
+    (b"access-control-allow-headers", b"Content-Type"),
+]
+
+log = logging.getLogger("keras_gans.serving")
 
 
 def _decode(component):
@@ -110,34 +113,50 @@ class RestApi:
         )
 
     def _response(self, status, body=b"", content_type=_JSON, close=False):
-        headers = dict(_CORS_HEADERS) if self.enable_cors else {}
+        """An answer: `(status, headers, body)`, as `__call__` sends it."""
+        headers = list(_CORS_HEADERS) if self.enable_cors else []
         if content_type:
-            headers["Content-Type"] = content_type
+            headers.append((b"content-type", content_type.encode("latin-1")))
+        headers.append((b"content-length", str(len(body)).encode("latin-1")))
         if close:
-            headers["Connection"] = "close"
-        return Response(content=body, status_code=status, headers=headers)
+            headers.append((b"connection", b"close"))  # uvicorn then closes it after the answer
+        return status, headers, body
 
     def _error(self, error, close=False):
         return self._response(error.http_status, json_tensor.dumps({"error": error.message}), close=close)
 
-    async def handle(self, request):
-        """Answers one HTTP request."""
-        scope = request.scope
+    async def __call__(self, scope, receive, send):
+        """The ASGI application: answers one HTTP request (other scopes are not served)."""
+        if scope["type"] != "http":
+            return
+        try:
+            status, headers, body = await self._answer(scope, receive)
+        except _Disconnected:
+            return  # The client went before its body was read: nobody to answer.
+        except Exception as e:  # A bug, not a bad request: say so and keep serving.
+            log.exception("REST request %s %s failed", scope.get("method"), scope.get("path"))
+            status, headers, body = self._error(ServingError("INTERNAL", f"Internal error: {e}"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _answer(self, scope, receive):
         path = (scope.get("raw_path") or scope["path"].encode("utf-8")).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         if query and "?" not in path:
             path = f"{path}?{query}"
+        if scope["path"] == self.PROMETHEUS_PATH:
+            return self._response(200, self.core.prometheus_metrics().encode("utf-8"), content_type="text/plain")
         if not _API_RE.fullmatch(path):
-            return PlainTextResponse("Not Found", status_code=404)
-        method = request.method
+            return self._response(404, b"Not Found", content_type="text/plain; charset=utf-8")
+        method = scope["method"]
         if method == "OPTIONS":
-            origin = request.headers.get("origin", "")
+            origin = _header(scope, b"origin")
             status = 200 if re.search(r"https?://", origin) else 400
             return self._response(status, content_type=None)
         try:
-            self._check_declared_length(request)
+            self._check_declared_length(scope)
             if method != "POST":  # Status and metadata: quick, answered on the loop.
-                return self._dispatch(method, path, await self._read_body(request))
+                return self._dispatch(method, path, await self._read_body(receive))
             if self.slots is not None and not self.slots.acquire(blocking=False):
                 raise _Refused(ServingError(
                     "UNAVAILABLE",
@@ -145,7 +164,7 @@ class RestApi:
                     "(--max_concurrent_requests); try again later",
                 ))
             try:
-                body = await self._read_body(request)
+                body = await self._read_body(receive)
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self.executor, self._dispatch, method, path, body)
             finally:
@@ -166,20 +185,25 @@ class RestApi:
             http_status=413,
         ))
 
-    def _check_declared_length(self, request):
-        declared = request.headers.get("content-length", "")
+    def _check_declared_length(self, scope):
+        declared = _header(scope, b"content-length")
         if self.max_request_bytes and declared.isdigit() and int(declared) > self.max_request_bytes:
             raise self._too_large(int(declared))
 
-    async def _read_body(self, request):
+    async def _read_body(self, receive):
         """The body, read until done or past `max_request_bytes` (then refused)."""
         chunks, size = [], 0
-        async for chunk in request.stream():
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected()
+            chunk = message.get("body", b"")
             size += len(chunk)
             if self.max_request_bytes and size > self.max_request_bytes:
                 raise self._too_large(None)
             chunks.append(chunk)
-        return b"".join(chunks)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
     def _dispatch(self, method, path, body):
         malformed = invalid_argument(f"Malformed request: {method} {path}")
@@ -289,13 +313,13 @@ class RestApi:
     # embedded server always does, and its page holds the batching metrics (ServingCore).
     PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 
-    async def prometheus_metrics(self, request):
-        return Response(self.core.prometheus_metrics(), status_code=200, headers={"Content-Type": "text/plain"})
 
-    def app(self):
-        """The Starlette application: one catch-all route, routed by TF Serving's patterns."""
-        return Starlette(routes=[Route(self.PROMETHEUS_PATH, self.prometheus_metrics, methods=_METHODS),
-                                 Route("/{path:path}", self.handle, methods=_METHODS)])
+def _header(scope, name):
+    """The first value of header `name` (lower-case bytes) as text, or ''."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
 
 
 class _Refused(Exception):
@@ -303,6 +327,10 @@ class _Refused(Exception):
 
     def __init__(self, error):
         self.error = error
+
+
+class _Disconnected(Exception):
+    """The client closed its connection before its request body was read."""
 
 
 def _model_spec(name, version, label):
@@ -317,9 +345,9 @@ def _model_spec(name, version, label):
 
 
 def create_app(core, enable_cors=False, **limits):
-    """A Starlette app serving TF Serving's REST API for `core` (a `ServingCore`).
+    """An ASGI app serving TF Serving's REST API for `core` (a `ServingCore`).
 
     `limits` are `RestApi`'s `max_request_bytes`, `max_concurrent_requests`,
     `slots` and `num_threads`.
     """
-    return RestApi(core, enable_cors=enable_cors, **limits).app()
+    return RestApi(core, enable_cors=enable_cors, **limits)
