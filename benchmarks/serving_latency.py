@@ -13,7 +13,14 @@ Three tables, measured side by side in one run on loopback:
    channel) and sends the request `Client.predict` encodes, encoded once: the clients run
    as asyncio tasks in `--load-processes` processes, so the load generator's own CPU time,
    reported beside the server's, leaves the two cores to the server as far as it can.
-3. **Memory**: the server's RSS with the whole zoo loaded (generators and translators),
+3. **Model-call ceiling**: the server's own session call (`Servable.run`) in this
+   process, no request handling: as many threads as clients each running 1-row calls
+   (what the unbatched server runs), beside `--num-batch-threads` threads running
+   `--max-batch-size`-row calls (what batching runs when every batch fills). Their
+   ratio is the most batching can lift the throughput table's requests/s, were
+   request handling free: on a CPU the generator's cost grows almost in proportion
+   to its batch, so merging saves only the per-call part.
+4. **Memory**: the server's RSS with the whole zoo loaded (generators and translators),
    idle and after a load run.
 
 The generator is an MNIST-sized DCGAN (untrained: speed does not depend on the weights).
@@ -332,6 +339,62 @@ def throughput_table(work, args):
               f"{', '.join(f'{r:.2f}' for r in paired)} | {p99_on / p99_off:.2f} |")
 
 
+def ceiling_table(work, args):
+    """Rows/s of the server's session call alone: 1-row calls from `clients` threads, and
+    `--max-batch-size`-row calls from `--num-batch-threads` threads; `--rounds` runs
+    of `--seconds` each, taken in turns."""
+    import threading
+
+    import tensorflow as tf
+
+    from keras_gans.serving.server import config as config_lib
+    from keras_gans.serving.server.manager import ModelManager
+
+    manager = ModelManager(tf.compat.v1.ConfigProto())
+    manager.set_config(config_lib.single_model_config("dcgan", os.path.join(work, "dcgan")))
+    manager.poll()
+    servable = manager.resolve("dcgan")
+    signature = servable.signature_defs["serving_default"]
+    fetches = {alias: info.name for alias, info in signature.outputs.items()}
+    rng = np.random.default_rng(0)
+
+    def run(threads, rows):
+        feeds = {signature.inputs["z"].name: rng.standard_normal([rows, args.latent_dim]).astype(np.float32)}
+        servable.run(feeds, fetches)  # warm
+        calls, end = [0] * threads, time.perf_counter() + args.seconds
+
+        def loop(i):
+            while time.perf_counter() < end:
+                servable.run(feeds, fetches)
+                calls[i] += 1
+
+        cpu = time.process_time()
+        workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        cpu = time.process_time() - cpu
+        done = sum(calls) * rows
+        return done / args.seconds, 1000 * cpu / max(done, 1)
+
+    shapes = [(c, 1) for c in args.clients if c > 1] + [(args.num_batch_threads, args.max_batch_size)]
+    results = {shape: [] for shape in shapes}
+    try:
+        for _ in range(args.rounds):
+            for shape in shapes:
+                results[shape].append(run(*shape))
+    finally:
+        manager.stop()
+    print("| threads | rows per call | rows/s (median of rounds) | CPU ms / row | rows/s / 1-row calls |")
+    print("|---|---|---|---|---|")
+    base = np.median([r for r, _ in results[shapes[0]]])
+    for shape in shapes:
+        rate = np.median([r for r, _ in results[shape]])
+        print(f"| {shape[0]} | {shape[1]} | {rate:,.0f} | {np.median([c for _, c in results[shape]]):.3f} | "
+              f"{rate / base:.2f}x |")
+
+
 def memory_table(args):
     import json
 
@@ -383,6 +446,7 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=64, help="DCGAN g_width/d_width")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-ceiling", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args(argv)
 
@@ -404,6 +468,10 @@ def main(argv=None):
     if not args.skip_throughput:
         print(f"\n## Throughput (1-sample serving_default requests, {args.rounds} rounds of {args.seconds:.0f} s per row)\n")
         throughput_table(work, args)
+    if not args.skip_ceiling:
+        print(f"\n## Model-call ceiling (in process, the server's session call, {args.rounds} rounds of "
+              f"{args.seconds:.0f} s per row)\n")
+        ceiling_table(work, args)
     if not args.skip_memory:
         print("\n## Memory (the shipped zoo)\n")
         memory_table(args)
