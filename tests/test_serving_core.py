@@ -234,7 +234,7 @@ def test_grpc_messages_are_truncated_like_tf_serving():
     assert (context.code, context.details) == (grpc.StatusCode.NOT_FOUND, "short")
 
 
-def test_servable_callables_agree_with_session_run_past_their_cap(versions, monkeypatch):
+def test_servable_run_plans_agree_with_session_run_past_their_cap(versions, monkeypatch):
     from keras_gans.serving.server import manager as manager_lib
 
     servable = _manager(versions).resolve("dcgan")
@@ -243,18 +243,18 @@ def test_servable_callables_agree_with_session_run_past_their_cap(versions, monk
              sample.inputs["seed"].name: np.array(5, np.int64)}
     fetches = {"images": sample.outputs["images"].name}
     expected = servable.session.run(fetches, feed_dict=feeds)["images"]
-    monkeypatch.setattr(manager_lib, "_MAX_CALLABLES", 1)
-    first = servable.run(feeds, fetches)["images"]        # made into a callable
-    again = servable.run(feeds, fetches)["images"]        # the same callable
+    monkeypatch.setattr(manager_lib, "_MAX_PLANS", 1)
+    first = servable.run(feeds, fetches)["images"]        # made into a plan
+    again = servable.run(feeds, fetches)["images"]        # the same plan
     z = {servable.signature_defs["serving_default"].inputs["z"].name: np.zeros([2, 4], np.float32)}
     out = {"images": servable.signature_defs["serving_default"].outputs["images"].name}
     other = servable.run(z, out)["images"]                # past the cap: Session.run
-    assert len(servable._callables) == 1
+    assert len(servable._plans) == 1
     np.testing.assert_array_equal(first, expected)
     np.testing.assert_array_equal(again, expected)
     np.testing.assert_array_equal(other, servable.session.run(out, feed_dict=z)["images"])
     bad = {servable.signature_defs["serving_default"].inputs["z"].name: np.zeros([2, 5], np.float32)}
-    monkeypatch.setattr(manager_lib, "_MAX_CALLABLES", 64)
+    monkeypatch.setattr(manager_lib, "_MAX_PLANS", 64)
     with pytest.raises(ValueError) as planned:
         servable.run(bad, out)                            # a new plan checks the shape
     with pytest.raises(ValueError) as session_run:
@@ -290,7 +290,11 @@ def test_a_rest_request_that_hits_a_bug_gets_a_500_and_the_server_keeps_serving(
     body = json.dumps({"signature_name": "sample", "inputs": {"num_samples": 2, "seed": 1}}).encode()
     path = "/v1/models/dcgan:predict"
     predict = core.predict
-    monkeypatch.setattr(core, "predict", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("broken on purpose")))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    monkeypatch.setattr(core, "predict", broken)
     status, headers, content = _asgi(app, "POST", path, body)
     assert status == 500
     assert json.loads(content) == {"error": "Internal error: broken on purpose"}

@@ -35,8 +35,8 @@ log = logging.getLogger("keras_gans.serving")
 
 START, LOADING, AVAILABLE, UNLOADING, END = "START", "LOADING", "AVAILABLE", "UNLOADING", "END"
 
-# The most feed-and-fetch combinations a servable keeps a session callable for (`Servable.run`).
-_MAX_CALLABLES = 64
+# The most feed-and-fetch combinations a servable keeps a `_RunPlan` for (`Servable.run`).
+_MAX_PLANS = 64
 
 
 def _error_code_name(exception):
@@ -97,8 +97,8 @@ class Servable:
         # that safe to do from many threads.
         self.graph.finalize()
         self.signature_defs = dict(meta_graph.signature_def)
-        self._callables = {}  # see run()
-        self._callables_lock = threading.Lock()
+        self._plans = {}  # see run()
+        self._plans_lock = threading.Lock()
         # `batching.QueueOptions` when requests to this version are batched (set by
         # the manager from its `BatchingConfig`), else None.
         self.batching_options = None
@@ -111,16 +111,16 @@ class Servable:
         only converts and checks the fed arrays and runs the session. `Session.run`
         (and `Session.make_callable`, which hands any feed back to it) parses its feeds
         and fetches anew on every call, ~85 % of a 1-sample model call's time here.
-        Past `_MAX_CALLABLES` combinations (output filters of many subsets), the rest
+        Past `_MAX_PLANS` combinations (output filters of many subsets), the rest
         go through `Session.run`.
         """
         key = (tuple(feeds), tuple(fetches.items()))
-        plan = self._callables.get(key)
+        plan = self._plans.get(key)
         if plan is None:
-            with self._callables_lock:
-                plan = self._callables.get(key)
-                if plan is None and len(self._callables) < _MAX_CALLABLES:
-                    plan = self._callables[key] = _RunPlan(self.session, list(feeds), fetches)
+            with self._plans_lock:
+                plan = self._plans.get(key)
+                if plan is None and len(self._plans) < _MAX_PLANS:
+                    plan = self._plans[key] = _RunPlan(self.session, list(feeds), fetches)
         if plan is None:
             return self.session.run(fetches, feed_dict=feeds)
         return plan(feeds.values())

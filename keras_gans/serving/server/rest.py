@@ -140,12 +140,12 @@ class RestApi:
         await send({"type": "http.response.body", "body": body})
 
     async def _answer(self, scope, receive):
+        if scope["path"] == self.PROMETHEUS_PATH:
+            return self._response(200, self.core.prometheus_metrics().encode("utf-8"), content_type="text/plain")
         path = (scope.get("raw_path") or scope["path"].encode("utf-8")).decode("latin-1")
         query = scope.get("query_string", b"").decode("latin-1")
         if query and "?" not in path:
             path = f"{path}?{query}"
-        if scope["path"] == self.PROMETHEUS_PATH:
-            return self._response(200, self.core.prometheus_metrics().encode("utf-8"), content_type="text/plain")
         if not _API_RE.fullmatch(path):
             return self._response(404, b"Not Found", content_type="text/plain; charset=utf-8")
         method = scope["method"]
