@@ -293,7 +293,7 @@ def throughput_table(work, args):
     params = os.path.join(work, "batching_parameters.txt")
     with open(params, "w") as f:
         f.write(_batching(args))
-    base = ["--model_name=dcgan", f"--model_base_path={os.path.join(work, 'dcgan')}"]
+    base = ["--model_name=dcgan", f"--model_base_path={os.path.join(work, 'dcgan')}", *args.server_flag]
     servers = {
         "off": Server(*base),
         "on": Server(*base, "--enable_batching", f"--batching_parameters_file={params}"),
@@ -331,7 +331,8 @@ def throughput_table(work, args):
     finally:
         for server in servers.values():
             server.stop()
-    print(f"\nbatching parameters: {' '.join(_batching(args).split())}\n")
+    print(f"\nbatching parameters: {' '.join(_batching(args).split())}"
+          + (f"; server flags: {' '.join(args.server_flag)}" if args.server_flag else "") + "\n")
     print("| protocol | clients | requests/s on / off (median of paired rounds) | rounds | p99 on / off |")
     print("|---|---|---|---|---|")
     for protocol, clients, paired, (p99_off, p99_on) in ratios:
@@ -442,6 +443,8 @@ def main(argv=None):
                         help="throughput runs per row, batching off and on alternating")
     parser.add_argument("--load-processes", type=int, default=2,
                         help="processes the throughput rows' clients are spread over")
+    parser.add_argument("--server-flag", action="append", default=[],
+                        help="a flag for both throughput servers, e.g. --server-flag=--tensorflow_intra_op_parallelism=1")
     parser.add_argument("--latent-dim", type=int, default=100)
     parser.add_argument("--width", type=int, default=64, help="DCGAN g_width/d_width")
     parser.add_argument("--skip-latency", action="store_true")
