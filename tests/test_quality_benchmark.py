@@ -170,5 +170,27 @@ def test_targets_table_says_which_targets_are_met():
     assert rows["MNIST classifier accuracy on the real test split >= 99.0 %"] == ["99.20 %", "yes"]
     assert rows["best generator's MNIST IS within 0.5 of the real data's"] == ["cgan: 9.20 vs 9.60", "yes"]
     assert rows["best generator's MNIST FID within 3x the real-vs-real floor"] == ["cgan: 0.080 vs 3 x 0.030 = 0.090", "yes"]
-    assert rows["cGAN label accuracy >= 97 %"] == ["cgan: 96.00 %", "**no**"]
+    assert rows["cGAN label accuracy >= 98.5 %"] == ["cgan: 96.00 %", "**no**"]
     assert rows["every digit class between 7 % and 13 % of an unconditional generator's samples"][1] == "yes"
+
+
+def test_zoo_targets_table_checks_each_generator_against_its_family():
+    real = {"name": "real", "inception_score": 9.6, "fid": 0.03, "label_accuracy": 0.992,
+            "min_class_fraction": 0.09, "max_class_fraction": 0.11}
+    cgan = {"name": "cgan (v2, cgan)", "family": "cgan", "inception_score": 9.5, "fid": 0.095, "label_accuracy": 0.986}
+    dcgan = {"name": "dcgan (v3, dcgan)", "family": "dcgan", "inception_score": 8.6, "fid": 1.2,
+             "min_class_fraction": 0.071, "max_class_fraction": 0.129}
+    wgan = {"name": "wgan (v5, wgan)", "family": "wgan", "inception_score": 5.0, "fid": 3.99,
+            "min_class_fraction": 0.055, "max_class_fraction": 0.175}
+    table = quality.zoo_targets_table([real, cgan, dcgan, wgan])
+    lines = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+    assert lines == [
+        ["cgan (v2, cgan)", "FID <= 3 x the floor (0.090)", "0.095", "**no**"],
+        ["cgan (v2, cgan)", "label accuracy >= 98.5 %", "98.60 %", "yes"],
+        ["dcgan (v3, dcgan)", "FID <= 1", "1.200", "**no**"],
+        ["dcgan (v3, dcgan)", "IS >= 8.5", "8.600", "yes"],
+        ["dcgan (v3, dcgan)", "every digit between 7 % and 13 %", "7.1 % to 12.9 %", "yes"],
+        ["wgan (v5, wgan)", "FID <= 4", "3.990", "yes"],
+        ["wgan (v5, wgan)", "every digit between 7 % and 13 %", "5.5 % to 17.5 %", "**no**"],
+    ]
+    assert quality.zoo_targets_table([real]) == ""
