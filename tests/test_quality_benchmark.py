@@ -65,6 +65,17 @@ def test_quick_toy_table(tmp_path, capsys):
     assert {k: v[:-1] for k, v in again.items()} == {k: v[:-1] for k, v in table_rows(doc, "## Mode coverage").items()}
 
 
+def test_mixtures_narrows_the_toy_runs_and_the_table_says_it_is_partial(tmp_path, capsys):
+    log = tmp_path / "runs.jsonl"
+    quality.main(["--quick", "--only", "toy", "--variants", "GAN", "--mixtures", "grid25", "--log", str(log)])
+    doc = capsys.readouterr().out
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["mixture"], r["variant"]) for r in records] == [("grid25", "GAN")]
+    cells = table_rows(doc, "## Mode coverage")["GAN (ours)"]
+    assert cells[1] == "n/a" and 0 <= number(cells[4]) <= 25
+    assert "PARTIAL: 1 of the 2 runs" in doc
+
+
 def _pick_generators():
     """One unconditional and one conditional shipped generator (loading each takes seconds)."""
     chosen = {}
