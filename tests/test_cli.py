@@ -115,6 +115,9 @@ def test_flags_a_family_does_not_take_are_refused_by_name(tmp_path):
     expect_error(["train", "unrolled_gan", "--dataset", "ring8", "--width", "8", "--out", str(tmp_path / "r")],
                  "--width does not apply to unrolled_gan")
     assert not (tmp_path / "r").exists()
+    expect_error(["train", "dcgan", "--dataset", "ring8", "--label-projection", "--out", str(tmp_path / "d")],
+                 "--label-projection does not apply to dcgan")
+    assert not (tmp_path / "d").exists()
 
 
 def test_unknown_dataset_lists_the_valid_ones(tmp_path):

@@ -211,10 +211,12 @@ def test_pacgan_packing_covers_the_modes_of_a_ring_of_8_gaussians():
     assert not _meets(circle, modes=7, high_quality=0.6), circle
 
 
-def test_conditional_gan_puts_each_asked_label_on_its_mode():
+@pytest.mark.parametrize("label_projection", [False, True], ids=["input", "projection"])
+def test_conditional_gan_puts_each_asked_label_on_its_mode(label_projection):
     ring = kg.data.mixture("ring8")
     gan = kg.models.ConditionalGAN(
-        image_shape=(2,), num_classes=8, latent_dim=2, g_hidden=(64, 64), d_hidden=(64, 64), embed_dim=8, seed=1
+        image_shape=(2,), num_classes=8, latent_dim=2, g_hidden=(64, 64), d_hidden=(64, 64), embed_dim=8,
+        label_projection=label_projection, seed=1,
     )
     steps = 1000
     gan.compile(d_optimizer=_cosine_adam(1e-3, steps), g_optimizer=_cosine_adam(1e-3, steps))
@@ -229,7 +231,8 @@ def test_conditional_gan_puts_each_asked_label_on_its_mode():
     before = fidelity(gan.sample(2500, seed=0, labels=asked))
     gan.fit(ring.dataset(batch_size=256, labels=True, seed=0).repeat(), steps_per_epoch=steps, epochs=1, verbose=0)
     nearest, high_quality = fidelity(gan.sample(2500, seed=0, labels=asked))
-    # Seeds 0-7: every sample nearest its asked mode, 91.0-97.8 % within 3 sigma of it.
+    # Seeds 0-7: every sample nearest its asked mode, 91.0-97.8 % within 3 sigma of it
+    # (with the projection: 84.0-92.7 %).
     assert nearest >= 0.95 and high_quality > 0.7, (nearest, high_quality)
     # Untrained: 11.6-14.1 % nearest, none within 3 sigma; a perfect sampler of the ring
     # that ignores its labels: 1/8 nearest.

@@ -20,6 +20,11 @@ FAMILIES = [
     (kg.models.WGANGP, dict(image_shape=(2,), latent_dim=2, g_hidden=(8,), d_hidden=(8,), seed=3), True),
     (kg.models.VanillaGAN, dict(image_shape=(2,), latent_dim=2, g_hidden=(8,), d_hidden=(8,), pack=2, seed=3), True),
     (kg.models.ConditionalGAN, dict(image_shape=(2,), num_classes=3, latent_dim=2, g_hidden=(8,), d_hidden=(8,), seed=3), True),
+    # The projection discriminator (Miyato & Koyama 2018): on images, and packed and
+    # spectrally normalised on vectors.
+    (kg.models.ConditionalGAN, dict(TINY_IMAGE, num_classes=3, label_projection=True), False),
+    (kg.models.ConditionalGAN, dict(image_shape=(2,), num_classes=3, latent_dim=2, g_hidden=(8,), d_hidden=(8,),
+                                    label_projection=True, spectral_norm=True, pack=2, seed=3), True),
 ]
 
 

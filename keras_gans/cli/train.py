@@ -59,6 +59,8 @@ def add_parser(subparsers):
     p.add_argument("--lr", type=float, default=None, help="learning rate of both optimizers")
     p.add_argument("--pack", type=int, default=1, help="PacGAN packing m")
     p.add_argument("--spectral-norm", action="store_true")
+    p.add_argument("--label-projection", action="store_true",
+                   help="cgan: the discriminator also projects the label on its last features (Miyato & Koyama 2018)")
     p.add_argument("--ema-decay", type=float, default=None, metavar="DECAY",
                    help="keep a moving average of the generator's weights (e.g. 0.999) and sample, "
                         "evaluate and export from it (GAN(ema_decay=...)); with --init, from the "
@@ -116,6 +118,9 @@ def _build_gan(args, image_shape, num_classes):
         flags["spectral_norm"] = "--spectral-norm"
         if "norm" in inspect.signature(cls.__init__).parameters:
             kwargs["norm"] = "none"
+    if args.label_projection:
+        kwargs["label_projection"] = True
+        flags["label_projection"] = "--label-projection"
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     if args.width and args.model != "vanilla_gan":

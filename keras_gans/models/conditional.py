@@ -11,7 +11,9 @@ class ConditionalGAN(base.FamilyGAN):
 
     The class label y is fed to both networks: the generator sees [z, embed(y)], the
     discriminator sees the image with one learned H x W label map stacked on its
-    channels (for vectors: the sample concatenated with embed(y)). Train on
+    channels (for vectors: the sample concatenated with embed(y)) and, with
+    `label_projection`, also scores the label against its last features (the projection
+    discriminator of Miyato & Koyama, 2018). Train on
     `(images, labels)` pairs; `sample(n, labels=[...])` gives the asked classes.
 
     Args:
@@ -23,6 +25,9 @@ class ConditionalGAN(base.FamilyGAN):
         embed_dim: size of the generator's label embedding.
         norm: discriminator normalisation: "batch", "layer" or "none".
         spectral_norm: spectral normalisation on the discriminator.
+        label_projection: add the projection term <E[y], h> to the discriminator's score
+            (h: its last features): the label reaches the score directly, not only
+            through the input.
         pack: PacGAN packing.
         seed: seed of the initial weights and of the training noise.
 
@@ -47,6 +52,7 @@ class ConditionalGAN(base.FamilyGAN):
         embed_dim=50,
         norm="batch",
         spectral_norm=False,
+        label_projection=False,
         pack=1,
         seed=None,
         **kwargs,

@@ -46,6 +46,33 @@ def _maybe_spectral(layer, spectral_norm, seeds):
     return spectral.SpectralNormalization(layer, seed=seeds(), name=f"{layer.name}_sn")
 
 
+def _projection_score(score, features, labels, num_classes, spectral_norm, seeds):
+    """`score` plus the projection term of Miyato & Koyama (2018): <sum_p E[y_p], features>.
+
+    E is a learned (num_classes x features) embedding, written as a bias-free Dense on the
+    labels' class counts (one-hot for one label, summed over the pack for several), so
+    spectral normalisation bounds it like every other layer of the discriminator. The term
+    runs in float32, as the score does.
+    """
+    counts = keras.layers.CategoryEncoding(
+        num_classes, output_mode="count", dtype="float32", name="label_counts"
+    )(labels)
+    dense = keras.layers.Dense(
+        features.shape[-1], use_bias=False, dtype="float32",
+        kernel_initializer=keras.initializers.GlorotUniform(seeds()), name="label_projection",
+    )
+    embedded = _maybe_spectral(dense, spectral_norm, seeds)(counts)
+    term = keras.layers.Dot(axes=1, dtype="float32", name="projection")([features, embedded])
+    return keras.layers.Add(dtype="float32", name="score_and_projection")([score, term])
+
+
+def _check_projection(label_projection, num_classes):
+    if label_projection and not num_classes:
+        raise ValueError(
+            f"label_projection needs labels (a conditional discriminator); got num_classes={num_classes!r}."
+        )
+
+
 def _batch_norm(name):
     # Batch statistics over the global batch under a tf.distribute strategy (an
     # all-reduce per call), as on one device. Keras' default (synchronized=False) uses
@@ -179,6 +206,7 @@ def mlp_discriminator(
     spectral_norm=False,
     dropout=0.0,
     maxout=1,
+    label_projection=False,
     seed=None,
     name="discriminator",
 ):
@@ -187,10 +215,12 @@ def mlp_discriminator(
     With `pack=m` its input is `m` samples concatenated along the last axis. With
     `maxout=k > 1` each hidden layer is a maxout layer of k pieces (a Dense of
     width * k, then `Maxout`) instead of Dense + LeakyReLU: the discriminator of
-    PacGAN's 2-D experiments (k = 5).
+    PacGAN's 2-D experiments (k = 5). Labels enter concatenated with the input and, with
+    `label_projection`, also as a projection term on the last hidden layer.
     """
     if int(maxout) < 1:
         raise ValueError(f"maxout must be a number of pieces >= 1 (1: LeakyReLU layers); got {maxout!r}.")
+    _check_projection(label_projection, num_classes)
     seeds = _seeds(seed, "discriminator")
     shape = tuple(input_shape[:-1]) + (input_shape[-1] * pack,)
     x_in = keras.Input(shape=shape, name="samples")
@@ -215,7 +245,9 @@ def mlp_discriminator(
     out = keras.layers.Dense(
         1, dtype="float32", kernel_initializer=keras.initializers.GlorotUniform(seeds()), name="score"
     )
-    x = _maybe_spectral(out, spectral_norm, seeds)(x)
+    features, x = x, _maybe_spectral(out, spectral_norm, seeds)(x)
+    if label_projection:
+        x = _projection_score(x, features, labels, num_classes, spectral_norm, seeds)
     return keras.Model(inputs if num_classes else x_in, x, name=name)
 
 
@@ -271,6 +303,7 @@ def dcgan_discriminator(
     pack=1,
     norm="batch",
     spectral_norm=False,
+    label_projection=False,
     seed=None,
     name="discriminator",
 ):
@@ -280,10 +313,13 @@ def dcgan_discriminator(
     WGAN), layer normalisation of each example over (H, W, C) (WGAN-GP: the penalty is
     per example, so no batch statistics; "layer_channels" is keras-gans 0.1's per-position
     variant) or none; spectral normalisation replaces it when on. Labels, when given, enter as one
-    learned H x W map per packed sample, stacked on the image channels.
+    learned H x W map per packed sample, stacked on the image channels, and, with
+    `label_projection`, also as a projection term on the last features (Miyato & Koyama,
+    2018): the score becomes psi(h) + <sum_p E[y_p], h>.
     """
     seeds = _seeds(seed, "discriminator")
     check_norm(norm)
+    _check_projection(label_projection, num_classes)
     _, downs = dcgan_plan(image_shape)
     height, width_px, channels = image_shape
     x_in = keras.Input(shape=(height, width_px, channels * pack), name="images")
@@ -307,7 +343,9 @@ def dcgan_discriminator(
         x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     out = keras.layers.Dense(1, dtype="float32", kernel_initializer=_dcgan_init(seeds), name="score")
-    x = _maybe_spectral(out, spectral_norm, seeds)(x)
+    features, x = x, _maybe_spectral(out, spectral_norm, seeds)(x)
+    if label_projection:
+        x = _projection_score(x, features, labels, num_classes, spectral_norm, seeds)
     return keras.Model(inputs if num_classes else x_in, x, name=name)
 
 
@@ -327,6 +365,7 @@ def build_pair(
     dropout=0.0,
     g_batch_norm=False,
     d_maxout=1,
+    label_projection=False,
     architecture="auto",
     seed=None,
 ):
@@ -352,7 +391,8 @@ def build_pair(
             latent_dim, image_shape, g_width, num_classes, seed=seed, **kwargs
         )
         discriminator = dcgan_discriminator(
-            image_shape, d_width, num_classes, pack, norm, spectral_norm, seed=seed
+            image_shape, d_width, num_classes, pack, norm, spectral_norm,
+            label_projection=label_projection, seed=seed,
         )
         return generator, discriminator
     if output_activation is None:
@@ -364,6 +404,6 @@ def build_pair(
     )
     discriminator = mlp_discriminator(
         image_shape, d_hidden, num_classes, pack=pack, spectral_norm=spectral_norm,
-        dropout=dropout, maxout=int(d_maxout), seed=seed, **kwargs,
+        dropout=dropout, maxout=int(d_maxout), label_projection=label_projection, seed=seed, **kwargs,
     )
     return generator, discriminator
