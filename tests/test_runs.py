@@ -16,7 +16,7 @@ def settings(**changes):
         "model": "vanilla_gan", "dataset": "ring8", "split": "train", "batch_size": 50,
         "strategy": "auto", "precision": "float32", "seed": 1, "latent_dim": None, "width": None,
         "hidden": 8, "d_steps": None, "loss": None, "lr": None, "pack": 1, "spectral_norm": False,
-        "ema_decay": None, "steps_per_epoch": 2, "init": None,
+        "label_projection": False, "ema_decay": None, "steps_per_epoch": 2, "init": None,
     }
     return base | changes
 
@@ -70,6 +70,15 @@ def test_a_folder_of_another_run_is_refused_naming_what_differs(tmp_path):
     assert "batch_size" not in message
     with pytest.raises(runs.RunFolderError, match="seed: 1 there, 2 now"):
         runs.check_out_folder(tmp_path, runs.run_config(settings(seed=2)))
+
+
+def test_a_record_from_before_a_setting_existed_means_its_unset_value(tmp_path):
+    record = write(tmp_path, "running", 1, epochs=3, model="cgan")
+    del record["config"]["label_projection"]  # written before --label-projection existed
+    (tmp_path / runs.RUN_FILENAME).write_text(json.dumps(record))
+    assert runs.check_out_folder(tmp_path, runs.run_config(settings(model="cgan")))["epochs_done"] == 1
+    with pytest.raises(runs.RunFolderError, match="label_projection: False there, True now"):
+        runs.check_out_folder(tmp_path, runs.run_config(settings(model="cgan", label_projection=True)))
 
 
 @pytest.mark.parametrize("leftover", ["backup", "model.keras", "history.csv"])

@@ -18,7 +18,7 @@ FAMILIES = ("pix2pix", "cyclegan")
 # Flags of the noise-to-image families that mean nothing here, with their unset values.
 _NOT_FOR_TRANSLATION = {
     "latent_dim": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1, "spectral_norm": False,
-    "ema_decay": None,
+    "label_projection": False, "ema_decay": None,
 }
 
 

@@ -47,14 +47,16 @@ RUN_FILENAME = "run.json"
 # two experiments in one folder.
 RUN_KEYS = (
     "model", "dataset", "split", "batch_size", "strategy", "precision", "seed", "latent_dim",
-    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "ema_decay", "steps_per_epoch",
-    "init",
+    "width", "hidden", "d_steps", "loss", "lr", "pack", "spectral_norm", "label_projection", "ema_decay",
+    "steps_per_epoch", "init",
 )
+# Keys recorded only since a later version, with the value a record without them meant.
+LATER_KEYS = {"label_projection": False}
 # Settings that shape a new model, with the value that leaves them unset; with an `init`
 # file the model comes from that file instead.
 ARCHITECTURE_DEFAULTS = {
     "latent_dim": None, "width": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1,
-    "spectral_norm": False,
+    "spectral_norm": False, "label_projection": False,
 }
 # Files of a run that only a run with a run.json may own.
 CHECKPOINT_NAMES = ("backup", "model.keras", "history.csv", "history_steps.csv")
@@ -139,11 +141,8 @@ def check_out_folder(out: str | os.PathLike, config: Mapping, *, resume: bool = 
     # The record holds the settings as written (record_paths.portable); one written by an
     # older version, as given.
     written = record_paths.portable(config, out)
-    differing = {
-        k: (previous["config"].get(k), v)
-        for k, v in config.items()
-        if previous["config"].get(k) not in (v, written[k])
-    }
+    recorded = LATER_KEYS | previous["config"]
+    differing = {k: (recorded.get(k), v) for k, v in config.items() if recorded.get(k) not in (v, written[k])}
     if differing:
         detail = "; ".join(f"{k}: {old!r} there, {new!r} now" for k, (old, new) in differing.items())
         raise RunFolderError(
