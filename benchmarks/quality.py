@@ -156,6 +156,20 @@ VARIANTS = {
     "GAN, PacGAN's setup": ("pacgan_setup", {}, 1),
     "PacGAN2, PacGAN's setup": ("pacgan_setup", {}, 2),
 }
+# Variants of the setup search (benchmarks/results/toy_setup_search.md): trained when named
+# with --variants, and the budget setup's; not rows of the main table.
+SEARCH_VARIANTS = {
+    "PacGAN4 + average (GAN, pack 4, EMA 0.999)": ("gan", {"ema_decay": 0.999}, 4),
+    "PacGAN8 (GAN, pack 8)": ("gan", {}, 8),
+}
+ALL_VARIANTS = VARIANTS | SEARCH_VARIANTS
+
+# The setup that reaches PacGAN's figures at a CPU budget (issue 13; the search that found
+# it: benchmarks/results/toy_setup_search.md), its figures (modes, high-quality %: means over
+# the seeds) and the budget of the whole table on 2 cores.
+BUDGET_VARIANT, BUDGET_STEPS = "PacGAN8 (GAN, pack 8)", 24_000
+BUDGET_TARGETS = {"ring8": (8.0, 90.0), "grid25": (24.0, 80.0)}
+BUDGET_HOURS, BUDGET_CORES = 2, 2
 
 
 # The `ToySetup` fields each family's runs read (`train_toy` sees these only), so a
@@ -171,7 +185,7 @@ SETUP_FIELDS = {
 
 def _setup_for(variant, setup):
     """The fields of `setup` (a `ToySetup`) that `variant`'s runs read, as attributes."""
-    return types.SimpleNamespace(**{name: getattr(setup, name) for name in SETUP_FIELDS[VARIANTS[variant][0]]})
+    return types.SimpleNamespace(**{name: getattr(setup, name) for name in SETUP_FIELDS[ALL_VARIANTS[variant][0]]})
 
 
 def _same_setup(logged, wanted, variant):
@@ -182,7 +196,7 @@ def _same_setup(logged, wanted, variant):
     """
     if logged.keys() - wanted.keys():
         return False
-    return all(name in logged and logged[name] == wanted[name] for name in SETUP_FIELDS[VARIANTS[variant][0]])
+    return all(name in logged and logged[name] == wanted[name] for name in SETUP_FIELDS[ALL_VARIANTS[variant][0]])
 
 
 def _set_threads(threads):
@@ -201,7 +215,7 @@ def train_toy(mixture, variant, seed, setup):
 
     import keras_gans as kg
 
-    family, extra, pack = VARIANTS[variant]
+    family, extra, pack = ALL_VARIANTS[variant]
     used = _setup_for(variant, setup)
     mix = kg.data.mixture(mixture)
 
@@ -338,8 +352,9 @@ def _seed_list(seeds):
     return ", ".join(map(str, seeds))
 
 
-def toy_table(records, variants, setup, seeds_wanted):
-    """The markdown of part (b)."""
+def toy_table(records, variants, setup, seeds_wanted, brief=False):
+    """The markdown of part (b); `brief`: without the published rows and their notes, and
+    with only the GAN variants' setup (the budget setup's section)."""
     from keras_gans.evaluation import mean_and_stderr
 
     asked = len(seeds_wanted) * len(MIXTURES) * len(variants)
@@ -371,17 +386,18 @@ def toy_table(records, variants, setup, seeds_wanted):
         n = "/".join(str(v) for v in sorted(ns))
         per_run = f"{np.mean(seconds):.0f}" if seconds else "n/a"
         lines.append(f"| {variant} (ours) | {n} | " + " | ".join(cells) + f" | {per_run} |")
-    for name, rows in PACGAN_PUBLISHED.items():
+    for name, rows in ({} if brief else PACGAN_PUBLISHED).items():
         cells = []
         for mixture in MIXTURES:
             (m, ms), (h, hs), (k, ks) = rows[mixture]
             cells += [f"{m:.1f} ± {ms:.1f}", f"{h:.1f} ± {hs:.1f} %", f"{k:.2f} ± {ks:.2f}"]
         lines.append(f"| {name} (PacGAN paper) | 10 | " + " | ".join(cells) + " | |")
-    cells = []
-    for mixture in MIXTURES:
-        modes, hq = UNROLLED_PUBLISHED[mixture]
-        cells += [f"{modes:.1f}", f"{hq:.1f} %", "n/a"]
-    lines.append("| Unrolled GAN (VEEGAN paper) | | " + " | ".join(cells) + " | |")
+    if not brief:
+        cells = []
+        for mixture in MIXTURES:
+            modes, hq = UNROLLED_PUBLISHED[mixture]
+            cells += [f"{modes:.1f}", f"{hq:.1f} %", "n/a"]
+        lines.append("| Unrolled GAN (VEEGAN paper) | | " + " | ".join(cells) + " | |")
     n_runs = len(records)
     total = sum(r["seconds"] for r in records)
     busy = _busy_seconds(records)
@@ -412,10 +428,14 @@ def toy_table(records, variants, setup, seeds_wanted):
         "Our setup (one seed sets the initial weights, the training noise and the data; the "
         "samples are drawn with seed 10,000 + seed):",
         "",
-    ] + [f"- {line}" for line in setup.describe()] + [
+    ] + [f"- {line}" for line in setup.describe()[:2 if brief else None]] + [
         f"- {n_runs} runs in the table, {total / 60:.1f} min of run time in total (sum over runs, each on one "
         f"CPU thread), {busy / 60:.1f} min of wall time with at least one run going (the union of the "
         f"runs' start-to-end intervals, so pauses between resumed sittings do not count).",
+    ]
+    if brief:
+        return "\n".join(lines + notes)
+    notes += [
         "",
         f"PacGAN rows: published, not rerun here (Lin et al. 2018; the table of the authors' "
         f"repository github.com/fjxmlzn/PacGAN, synthetic_data_experiments/results/Table1.png, "
@@ -619,7 +639,27 @@ def zoo_targets_table(rows):
     return "\n".join(lines)
 
 
-def targets_table(rows, records, variants):
+def budget_target(budget):
+    """(target, result, met) of the budget setup's runs: issue 13's figures on both mixtures
+    (means of the seeds) with the runs' time, split over `BUDGET_CORES`, within `BUDGET_HOURS`."""
+    figures = {mixture: _toy_means(budget, BUDGET_VARIANT, mixture) for mixture in MIXTURES}
+    hours = sum(r["seconds"] for r in budget) / BUDGET_CORES / 3600
+    seeds = len({r["seed"] for r in budget})
+    iterations = "/".join(sorted({f"{r['iterations']:,}" for r in budget}))
+    target = ("at a CPU budget: " + " and ".join(
+        f"{mixture} >= {modes:g} modes with >= {hq:g} % high quality" for mixture, (modes, hq) in BUDGET_TARGETS.items())
+        + f" (means of the seeds), the runs within {BUDGET_HOURS} hours on {BUDGET_CORES} cores")
+    shown = "; ".join(f"{mixture} {m[0]:.1f} modes, {m[1]:.1f} %" if m else f"{mixture} not run"
+                      for mixture, m in figures.items())
+    result = (f"{BUDGET_VARIANT} at {iterations} iterations, {seeds} seeds: {shown}; "
+              f"{hours:.2f} h of runs / {BUDGET_CORES} cores")
+    met = hours <= BUDGET_HOURS and all(
+        m is not None and m[0] >= BUDGET_TARGETS[mixture][0] and m[1] >= BUDGET_TARGETS[mixture][1]
+        for mixture, m in figures.items())
+    return target, result, met
+
+
+def targets_table(rows, records, variants, budget=None):
     """Markdown: each target, the closest result here, and whether it is met."""
     lines = ["| Target | Closest here | Met |", "|---|---|---|"]
 
@@ -639,6 +679,8 @@ def targets_table(rows, records, variants):
         modes, hq = means[best]
         add(f"{mixture}: >= {modes_goal:g} modes with >= {hq_goal:g} % high quality (mean of the seeds)",
             f"{best}: {modes:.1f} modes, {hq:.1f} %", modes >= modes_goal and hq >= hq_goal)
+    if budget:
+        add(*budget_target(budget))
     if rows:
         real, generators = rows[0], rows[1:]
         if "label_accuracy" in real:
@@ -678,7 +720,12 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, default=None, help="toy seeds 0..N-1 (default 10; --quick 1)")
     parser.add_argument("--steps", type=int, default=None, help="GAN iterations (default 3000)")
     parser.add_argument("--wgan-steps", type=int, default=None, help="WGAN-GP generator iterations")
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--lr", type=float, default=None, help="the GAN variants' peak learning rate (default 1e-3)")
+    parser.add_argument("--packs", type=int, default=None, help="discriminator inputs per step (default 256)")
+    parser.add_argument("--variants", nargs="+", choices=list(ALL_VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--budget-log", help="the budget setup's toy runs (PacGAN8 at 24,000 iterations): "
+                        "reused from, and new ones appended to, this JSON lines file; its section and target "
+                        "appear only with it")
     parser.add_argument("--mixtures", nargs="+", choices=MIXTURES, default=list(MIXTURES),
                         help="train the toy variants on these mixtures only (default: both)")
     parser.add_argument("--workers", type=int, default=None, help="toy runs in parallel processes (0: in this process; default 2, --quick 0)")
@@ -700,6 +747,10 @@ def main(argv=None):
         setup = dataclasses.replace(setup, steps=args.steps)
     if args.wgan_steps is not None:
         setup = dataclasses.replace(setup, wgan_steps=args.wgan_steps)
+    if args.lr is not None:
+        setup = dataclasses.replace(setup, lr=args.lr)
+    if args.packs is not None:
+        setup = dataclasses.replace(setup, packs=args.packs)
     seeds = list(range(args.seeds if args.seeds is not None else (1 if args.quick else 10)))
     workers = args.workers if args.workers is not None else (0 if args.quick else 2)
     classifier = Path(args.classifier or Path(args.saved_models) / "mnist_classifier" / "classifier.keras")
@@ -734,9 +785,22 @@ def main(argv=None):
                         f"{toy_table(records, args.variants, setup, seeds)}\n\n"
                         f"(This part: {(time.perf_counter() - t) / 60:.1f} min wall time in this "
                         f"invocation with {workers or 1} process(es){reused}.)")
+    budget = None
+    if args.budget_log and args.only in (None, "toy"):
+        t = time.perf_counter()
+        budget_setup = setup if args.quick else dataclasses.replace(setup, steps=BUDGET_STEPS)
+        budget = run_toy(budget_setup, seeds, [BUDGET_VARIANT], workers, args.threads, args.budget_log, True,
+                         train=not args.report_only, mixtures=args.mixtures)
+        out["budget"] = budget
+        sections.append(
+            f"## PacGAN's figures at a CPU budget\n\nThe setup the search of "
+            f"benchmarks/results/toy_setup_search.md found: the table's GAN with pack "
+            f"{ALL_VARIANTS[BUDGET_VARIANT][2]}, trained {budget_setup.steps:,} iterations; runs from "
+            f"{args.budget_log}.\n\n{toy_table(budget, [BUDGET_VARIANT], budget_setup, seeds, brief=True)}\n\n"
+            f"(This part: {(time.perf_counter() - t) / 60:.1f} min wall time in this invocation.)")
     if not args.quick:
         zoo = zoo_targets_table(rows)
-        sections.insert(0, "## Targets\n\n" + targets_table(rows, records, args.variants)
+        sections.insert(0, "## Targets\n\n" + targets_table(rows, records, args.variants, budget)
                         + (f"\n\nEach shipped generator against the zoo's targets for its family:\n\n{zoo}" if zoo else ""))
     import tensorflow as tf
 

@@ -76,6 +76,40 @@ def test_mixtures_narrows_the_toy_runs_and_the_table_says_it_is_partial(tmp_path
     assert "PARTIAL: 1 of the 2 runs" in doc
 
 
+def test_the_budget_setup_has_its_own_section_and_log(tmp_path, capsys):
+    budget = tmp_path / "budget.jsonl"
+    args = ["--quick", "--only", "toy", "--variants", "GAN", "--mixtures", "grid25", "--budget-log", str(budget)]
+    quality.main(args)
+    doc = capsys.readouterr().out
+    records = [json.loads(line) for line in budget.read_text().splitlines()]
+    assert [(r["mixture"], r["variant"]) for r in records] == [("grid25", quality.BUDGET_VARIANT)]
+    cells = table_rows(doc, "## PacGAN's figures at a CPU budget")[f"{quality.BUDGET_VARIANT} (ours)"]
+    assert cells[1] == "n/a" and 0 <= number(cells[4]) <= 25
+    section = doc.split("## PacGAN's figures at a CPU budget", 1)[1]
+    assert "(PacGAN paper)" not in section  # the published rows stay in the main table
+    # The budget log is always reused: a second invocation trains nothing more.
+    quality.main(args)
+    assert "resumed 1 toy runs" in capsys.readouterr().err
+    assert len(budget.read_text().splitlines()) == 1
+
+
+def test_the_budget_target_needs_both_figures_within_the_time():
+    def run(mixture, seed, modes, hq, seconds=600.0):
+        return {"mixture": mixture, "variant": quality.BUDGET_VARIANT, "seed": seed, "iterations": 24_000,
+                "modes_captured": modes, "high_quality_percent": hq, "seconds": seconds}
+
+    met = [run("ring8", 0, 8, 95.0), run("ring8", 1, 8, 91.0), run("grid25", 0, 25, 86.0), run("grid25", 1, 24, 80.0)]
+    target, result, ok = quality.budget_target(met)
+    assert "ring8 >= 8 modes with >= 90 % high quality" in target and "grid25 >= 24 modes with >= 80 %" in target
+    assert result == (f"{quality.BUDGET_VARIANT} at 24,000 iterations, 2 seeds: ring8 8.0 modes, 93.0 %; "
+                      "grid25 24.5 modes, 83.0 %; 0.33 h of runs / 2 cores")
+    assert ok
+    # grid25's high quality below 80 % on average, a mixture not run, or too long: not met.
+    assert not quality.budget_target(met[:3] + [run("grid25", 1, 25, 70.0)])[2]
+    assert not quality.budget_target(met[:2])[2]
+    assert not quality.budget_target([dict(r, seconds=4 * 3600.0) for r in met])[2]
+
+
 def _pick_generators():
     """One unconditional and one conditional shipped generator (loading each takes seconds)."""
     chosen = {}
