@@ -120,6 +120,29 @@ def test_flags_a_family_does_not_take_are_refused_by_name(tmp_path):
     assert not (tmp_path / "d").exists()
 
 
+# A value for each setting that shapes a noise-to-image GAN (runs.ARCHITECTURE_DEFAULTS), as a flag.
+_SHAPING_FLAGS = {"latent_dim": ["--latent-dim", "8"], "width": ["--width", "8"], "hidden": ["--hidden", "8"],
+                  "d_steps": ["--d-steps", "2"], "loss": ["--loss", "minimax"], "pack": ["--pack", "2"],
+                  "spectral_norm": ["--spectral-norm"], "label_projection": ["--label-projection"]}
+
+
+def test_translators_refuse_every_noise_to_image_setting_by_name(tmp_path):
+    from keras_gans.training import runs
+
+    # A new setting of the run record cannot be forgotten here: the table must name it.
+    assert set(_SHAPING_FLAGS) == set(runs.ARCHITECTURE_DEFAULTS)
+    for key, flag in _SHAPING_FLAGS.items():
+        if key == "width":  # the translators' width too
+            continue
+        out = tmp_path / key
+        expect_error(["train", "pix2pix", "--dataset", "mnist_edges", "--mnist", SUBSET, *flag, "--out", str(out)],
+                     f"{flag[0]} does not apply to pix2pix (an image-to-image model)")
+        assert not out.exists()
+    message = expect_error(["train", "cyclegan", "--dataset", "mnist_invert", "--mnist", SUBSET, "--pack", "2",
+                            "--spectral-norm", "--out", str(tmp_path / "c")], "do not apply to cyclegan")
+    assert "--pack" in message and "--spectral-norm" in message
+
+
 def test_unknown_dataset_lists_the_valid_ones(tmp_path):
     expect_error(["train", "dcgan", "--dataset", "imagenet21k", "--out", str(tmp_path / "r")],
                  "imagenet21k", "mnist", "ring8")

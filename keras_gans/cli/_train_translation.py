@@ -14,11 +14,13 @@ an .npz with `a` and `b`, `dirA:dirB`, or a TFDS name.
 
 from pathlib import Path
 
+from keras_gans.training import runs
+
 FAMILIES = ("pix2pix", "cyclegan")
-# Flags of the noise-to-image families that mean nothing here, with their unset values.
-_NOT_FOR_TRANSLATION = {
-    "latent_dim": None, "hidden": None, "d_steps": None, "loss": None, "pack": 1, "spectral_norm": False,
-    "label_projection": False, "ema_decay": None,
+# Flags of the noise-to-image families that mean nothing here, with their unset values: every
+# setting that shapes a noise-to-image GAN but the width (a translator's too), and the average.
+_NOT_FOR_TRANSLATION = {k: unset for k, unset in runs.ARCHITECTURE_DEFAULTS.items() if k != "width"} | {
+    "ema_decay": None,
 }
 
 
