@@ -79,5 +79,5 @@ def test_a_wheel_installed_in_a_fresh_venv_ships_and_loads_the_zoo(tmp_path):
     # It evaluates a shipped generator with the shipped classifier: digits, not noise.
     scores = result["scores"]
     assert set(scores) >= {"fid", "inception_score", "kid", "class_balance"}
-    # (dcgan_mnist version 3 measures FID 1.9 and IS 6.1 here; the weakest shipped model, wgan_mnist, 11.9 and 2.9.)
+    # (dcgan_mnist version 4 measures FID 1.1 and IS 6.4 here; the weakest shipped model, wgan_mnist, 11.9 and 2.9.)
     assert 0 < scores["fid"] < 6 and 4 < scores["inception_score"] <= 10, scores
